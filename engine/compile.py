@@ -1,0 +1,434 @@
+"""Compiling analysed rule packs onto durable_rules, and running one case through them.
+
+This is the only module that imports durable_rules. It contains the engine's known failure
+modes (see docs/rule-language.md, "How packs run"):
+
+* no background threads: the Host's timer dispatcher is never started;
+* every session runs at least one action (a guard rule on the case fact), because deleting a
+  session in which nothing fired frees an uninitialised pointer;
+* every fact is consumed (a sink rule), so no fact raises "not handled";
+* one session per case, asserted as one batch, always deleted, never more than one open at a
+  time per compiled pack (a lock), far below the engine's cap of 1024 live sessions;
+* no integer division is ever compiled (division by a field is refused, by a constant becomes a
+  multiplication), so division by zero cannot reach the engine;
+* every number given to the engine is finite, within int64 and never in bare exponent form;
+* negation is stratified: the engine never withdraws an activation when a blocking fact
+  arrives later, so a rule with a 'not' waits for a stage fact that is asserted only after
+  every fact of the negated kind exists (the case's facts, then each stratum's derivations);
+* aliases are generated, so no binding can shadow the engine's own names;
+* action errors are caught in the action and raised after the run, never swallowed.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+from . import expr as ex
+from .errors import EngineFailure, PackError
+from .facts import Fact, clean_number
+from .pack import PackSet, Pattern, Rule, Where
+from .template import Template
+
+try:
+    from durable import engine as _durable
+except ImportError as _exc:  # pragma: no cover - depends on the interpreter
+    raise ImportError(
+        "diplo needs durable-rules 2.0.28, which runs on Python 3.11 and 3.12 only "
+        f"(this is Python {__import__('sys').version.split()[0]}): {_exc}") from _exc
+
+KIND = "k"               # the fact-kind field in the engine; user fields are prefixed
+STAGE = "__stage"
+MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
+MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests under one node
+MAX_LEAKED_SESSIONS = 64
+
+_ruleset_names = itertools.count(1)
+_INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<",
+            "in": "not in", "not in": "in"}
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+def _natural(path: str):
+    """line_items[2] before line_items[10]."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
+
+
+def durable_field(name: str) -> str:
+    return "f_" + name
+
+
+class _QuietHost(_durable.Host):
+    """A Host without the background dispatcher threads, which crash the process."""
+
+    def _run(self):
+        pass
+
+
+# --- per-case state ---------------------------------------------------------------------------
+
+@dataclass
+class Record:
+    """A fact as the session knows it: base facts from the case and facts rules derived."""
+
+    id: str
+    kind: str
+    fields: dict
+    subjects: tuple[str, ...]
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    rule: Rule | None = None
+    because: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass
+class Emitted:
+    """A finding as a rule produced it, before the report shapes it."""
+
+    id: str
+    rule: Rule
+    subjects: tuple[str, ...]
+    message: str
+    remediation: str | None
+    because: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+@dataclass
+class Outcome:
+    records: dict[str, Record] = field(default_factory=dict)
+    derived: list[Record] = field(default_factory=list)
+    findings: list[Emitted] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    finding_ids: set[str] = field(default_factory=set)
+    ctx: dict = field(default_factory=dict)
+    guarded: bool = False
+
+
+# --- translation --------------------------------------------------------------------------------
+
+@dataclass
+class _Scope:
+    aliases: dict[str, str]          # pattern name -> engine alias
+    current: Pattern
+    at: Where
+    joins: int = 0
+
+
+class _Translator:
+    def __init__(self, packset: PackSet):
+        self.packset = packset
+        self.tests: dict[tuple[str, str], set] = {}
+        self.params: dict = {}
+
+    def rule(self, rule: Rule) -> list[dict]:
+        bindings: list[dict] = []
+        aliases: dict[str, str] = {}
+        if rule.stratum > 0:
+            bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
+        ordered = [p for p in rule.patterns if not p.negated] + \
+                  [p for p in rule.patterns if p.negated]
+        if not any(not p.negated for p in ordered):
+            # a negation cannot come first: anchor the rule on the one case fact
+            bindings.append({"anchor": {KIND: "case"}})
+        joins = 0
+        for i, pattern in enumerate(ordered):
+            alias = f"p{i}"
+            scope = _Scope(aliases, pattern, pattern.at)
+            aliases[pattern.name] = alias
+            cond = {KIND: pattern.kind}
+            if pattern.where is not None:
+                cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
+            joins += scope.joins
+            bindings.append({alias + ("$not" if pattern.negated else ""): cond})
+        if joins > MAX_JOIN_REFS:
+            raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
+                                f"allows {MAX_JOIN_REFS}")
+        return bindings
+
+    # conditions
+
+    def cond(self, node: ex.Node, scope: _Scope, kind: str) -> dict:
+        if isinstance(node, ex.BoolOp):
+            key = "$and" if node.op == "and" else "$or"
+            return {key: [self.cond(item, scope, kind) for item in node.items]}
+        if isinstance(node, ex.Unary) and node.op == "not":
+            return self.negate(node.operand, scope, kind)
+        if isinstance(node, ex.Call) and node.name == "exists":
+            return {"$ex": {self.own_field(node.args[0], scope): 1}}
+        if isinstance(node, ex.Ref):
+            return {"$eq": {self.own_field(node, scope): True}}
+        if isinstance(node, ex.Compare):
+            return self.compare(node.op, node.left, node.right, scope, kind)
+        raise scope.at.error("this condition does not test the pattern's fields", node.offset)
+
+    def negate(self, node: ex.Node, scope: _Scope, kind: str) -> dict:
+        if isinstance(node, ex.BoolOp):
+            key = "$or" if node.op == "and" else "$and"
+            return {key: [self.negate(item, scope, kind) for item in node.items]}
+        if isinstance(node, ex.Unary) and node.op == "not":
+            return self.cond(node.operand, scope, kind)
+        if isinstance(node, ex.Call) and node.name == "exists":
+            return {"$nex": {self.own_field(node.args[0], scope): 1}}
+        if isinstance(node, ex.Ref):
+            name = self.own_field(node, scope)
+            return {"$or": [{"$nex": {name: 1}}, {"$eq": {name: False}}]}
+        if isinstance(node, ex.Compare):
+            # an absent field fails every comparison, so its negation holds
+            left, right, op = self.orient(node, scope)
+            name = self.own_field(left, scope)
+            return {"$or": [{"$nex": {name: 1}},
+                            self.compare(_INVERSE[op], left, right, scope, kind)]}
+        raise scope.at.error("this condition does not test the pattern's fields", node.offset)
+
+    def orient(self, node: ex.Compare, scope: _Scope):
+        if self.is_own(node.left, scope):
+            return node.left, node.right, node.op
+        if self.is_own(node.right, scope) and node.op in _MIRROR:
+            return node.right, node.left, _MIRROR[node.op]
+        raise scope.at.error(
+            f"one side of '{node.op}' must be a field of the fact this pattern matches "
+            f"('{scope.current.name}'); move the condition to the pattern it is about",
+            node.offset)
+
+    def compare(self, op: str, left: ex.Node, right: ex.Node, scope: _Scope, kind: str) -> dict:
+        left, right, op = self.orient(ex.Compare(left.offset, op, left, right), scope)
+        name = self.own_field(left, scope)
+        if op in ("in", "not in"):
+            values = self.constant(right, scope)
+            for value in values:
+                self.count_test(kind, name, value, scope)
+            if op == "in":
+                if not values:
+                    return {"$and": [{"$ex": {name: 1}}, {"$nex": {name: 1}}]}
+                return {"$or": [{"$eq": {name: self.literal(v, scope, right)}} for v in values]}
+            if not values:
+                return {"$ex": {name: 1}}
+            return {"$and": [{"$neq": {name: self.literal(v, scope, right)}} for v in values]}
+        rhs = self.value(right, scope)
+        if not isinstance(rhs, dict):
+            self.count_test(kind, name, rhs, scope)
+        return {_OPS[op]: {name: rhs}}
+
+    def count_test(self, kind: str, name: str, value, scope: _Scope):
+        tests = self.tests.setdefault((kind, name), set())
+        tests.add(repr(value))
+        if len(tests) > MAX_TESTS_PER_FIELD:
+            raise scope.at.error(f"the packs test {kind}.{name[2:]} against more than "
+                                 f"{MAX_TESTS_PER_FIELD} different values; the engine cannot "
+                                 "build such a network (use fewer distinct thresholds)")
+
+    # values
+
+    def is_own(self, node: ex.Node, scope: _Scope) -> bool:
+        if not isinstance(node, ex.Ref):
+            return False
+        return len(node.parts) == 1 or node.parts[0] == scope.current.name
+
+    def own_field(self, node: ex.Node, scope: _Scope) -> str:
+        if not self.is_own(node, scope):
+            raise scope.at.error(f"'{getattr(node, 'text', '?')}' must be a field of "
+                                 f"'{scope.current.name}' here", node.offset)
+        return durable_field(node.parts[-1])
+
+    def constant(self, node: ex.Node, scope: _Scope):
+        if any(isinstance(n, ex.Ref) for n in ex.walk(node)):
+            raise scope.at.error("the right side of 'in' must be a list of values or a "
+                                 "$parameter", node.offset)
+        value = ex.evaluate(node, lambda parts: ex.MISSING, self.params)
+        return value if isinstance(value, list) else [value]
+
+    def literal(self, value, scope: _Scope, node: ex.Node):
+        if isinstance(value, bool) or isinstance(value, str):
+            return value
+        if value != value or value in (float("inf"), float("-inf")):
+            raise scope.at.error("the value is not a finite number", node.offset)
+        if value != 0 and abs(value) < 1e-4:
+            raise scope.at.error(f"{value!r} is closer to zero than 0.0001; facts are rounded "
+                                 "to 0.0001, so scale the comparison", node.offset)
+        return clean_number(value)
+
+    def value(self, node: ex.Node, scope: _Scope):
+        if not any(isinstance(n, ex.Ref) for n in ex.walk(node)):
+            value = ex.evaluate(node, lambda parts: ex.MISSING, self.params)
+            if value is ex.MISSING:
+                raise scope.at.error("division by zero", node.offset)
+            return self.literal(value, scope, node)
+        if isinstance(node, ex.Ref):
+            if self.is_own(node, scope):
+                return {"$m": durable_field(node.parts[-1])}
+            scope.joins += 1
+            return {scope.aliases[node.parts[0]]: durable_field(node.parts[1])}
+        if isinstance(node, ex.Unary) and node.op == "-":
+            return {"$mul": {"$l": -1, "$r": self.value(node.operand, scope)}}
+        if isinstance(node, ex.Binary):
+            if node.op == "/":
+                if any(isinstance(n, ex.Ref) for n in ex.walk(node.right)):
+                    raise scope.at.error(
+                        "a condition cannot divide by a field (the engine truncates and "
+                        "crashes on zero); compare against a multiplication, or derive the "
+                        "ratio in a 'derive' rule", node.offset)
+                divisor = ex.evaluate(node.right, lambda parts: ex.MISSING, self.params)
+                if divisor == 0:
+                    raise scope.at.error("division by zero", node.right.offset)
+                return {"$mul": {"$l": self.value(node.left, scope),
+                                 "$r": self.literal(1.0 / divisor, scope, node.right)}}
+            key = {"+": "$add", "-": "$sub", "*": "$mul"}[node.op]
+            return {key: {"$l": self.value(node.left, scope),
+                          "$r": self.value(node.right, scope)}}
+        if isinstance(node, ex.Call):
+            raise scope.at.error(f"{node.name}() cannot be used in a condition; compute the "
+                                 "value in a 'derive' rule and test the derived field",
+                                 node.offset)
+        raise scope.at.error("this value cannot be used in a condition", node.offset)
+
+
+# --- the compiled pack -----------------------------------------------------------------------------
+
+class CompiledPack:
+    """A PackSet registered as one durable ruleset, ready to assess cases."""
+
+    def __init__(self, packset: PackSet):
+        self.packset = packset
+        self.name = f"diplo_{next(_ruleset_names)}"
+        self._lock = threading.Lock()
+        self._sessions = itertools.count(1)
+        self._current: Outcome | None = None
+        self._leaked = 0
+        translator = _Translator(packset)
+        ruleset: dict = {}
+        for i, rule in enumerate(packset.rules):
+            translator.params = {name: spec.value for name, spec in
+                                 packset.parameters[rule.pack].items()}
+            ruleset[f"r{i}"] = {"all": translator.rule(rule), "run": self._action(rule)}
+        ruleset["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": self._guard}
+        ruleset["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
+                                      {"any": {"$ex": {KIND: 1}}}], "run": self._guard}
+        self.definition = ruleset
+        self.host = _QuietHost()
+        try:
+            self.host.register_rulesets({self.name: ruleset})
+        except Exception as exc:  # durable reports its own limits as bare codes
+            raise PackError(f"the rule engine refused the compiled pack: {exc}",
+                            file=str(packset.packs[0].root)) from None
+
+    # actions
+
+    def _guard(self, c):
+        if self._current is not None:
+            self._current.guarded = True
+
+    def _action(self, rule: Rule):
+        positive = [p for p in rule.patterns if not p.negated]
+        ordered = positive + [p for p in rule.patterns if p.negated]
+        aliases = {p.name: f"p{i}" for i, p in enumerate(ordered)}
+
+        def run(c):
+            outcome = self._current
+            if outcome is None:
+                return
+            try:
+                self._fire(rule, positive, aliases, c._m, c, outcome)
+            except Exception:  # recorded and raised after the run (never swallowed)
+                outcome.errors.append(f"rule {rule.id}: {traceback.format_exc()}")
+        return run
+
+    def _fire(self, rule: Rule, positive: list[Pattern], aliases: dict, matched: dict, c,
+              outcome: Outcome):
+        bound = {p.name: outcome.records[matched[aliases[p.name]]["id"]] for p in positive}
+        subjects = tuple(dict.fromkeys(s for p in positive for s in bound[p.name].subjects))
+        because = tuple(r.id for r in bound.values() if r.rule is not None)
+        inputs: set[str] = set()
+        for p in positive:
+            record = bound[p.name]
+            if record.rule is None:
+                for name in rule.fields_read.get(p.name, ()):
+                    inputs.update(record.sources.get(name, ()))
+        params = {name: value for name, value in rule.params.items()}
+        lets: dict = {}
+
+        def lookup(parts):
+            if len(parts) == 1:
+                return lets.get(parts[0], ex.MISSING)
+            record = bound.get(parts[0])
+            if record is None:
+                return ex.MISSING
+            return record.fields.get(parts[1], ex.MISSING)
+
+        for name, node in rule.lets.items():
+            lets[name] = ex.evaluate(node, lookup, params)
+        key = "+".join(subjects)
+        if rule.derive_kind:
+            fact_id = f"{rule.derive_kind}:{key}" if key else rule.derive_kind
+            if fact_id in outcome.records:
+                return  # derived already by an earlier firing; the first derivation stands
+            fields = {}
+            for name, node in rule.derive_fields.items():
+                value = clean_number(ex.evaluate(node, lookup, params))
+                if value is not ex.MISSING and value is not None:
+                    fields[name] = value
+            record = Record(fact_id, rule.derive_kind, fields, subjects, {}, rule, because,
+                            tuple(sorted(inputs, key=_natural)))
+            outcome.records[fact_id] = record
+            outcome.derived.append(record)
+            engine_fact = {durable_field(k): v for k, v in fields.items()}
+            engine_fact.update({"id": fact_id, KIND: rule.derive_kind})
+            c.assert_fact(engine_fact)
+            return
+        finding_id = f"{rule.id}:{key}" if key else rule.id
+        if finding_id in outcome.finding_ids:
+            return
+        outcome.finding_ids.add(finding_id)
+
+        def text(template: Template | None):
+            if template is None:
+                return None
+            return template.render(
+                lambda name: params.get(name[1:], ex.MISSING) if name.startswith("$")
+                else lookup(tuple(name.split("."))), outcome.ctx)
+        outcome.findings.append(Emitted(finding_id, rule, subjects, text(rule.message),
+                                        text(rule.remediation), because,
+                                        tuple(sorted(inputs, key=_natural))))
+
+    # running
+
+    def run(self, facts: list[Fact], ctx: dict) -> Outcome:
+        """Assess one case's facts; returns what the rules derived and reported."""
+        outcome = Outcome(ctx=ctx)
+        for fact in facts:
+            outcome.records[fact.id] = Record(fact.id, fact.kind, fact.fields, fact.subjects,
+                                              fact.sources)
+        with self._lock:
+            if self._leaked >= MAX_LEAKED_SESSIONS:
+                raise EngineFailure("the rule engine has too many unfinished sessions")
+            sid = str(next(self._sessions))
+            batch = []
+            for fact in facts:
+                engine_fact = {durable_field(k): v for k, v in fact.fields.items()}
+                engine_fact.update({"sid": sid, "id": fact.id, KIND: fact.kind})
+                batch.append(engine_fact)
+            self._current = outcome
+            try:
+                self.host.assert_facts(self.name, batch)
+                for level in range(1, self.packset.strata + 1):
+                    self.host.assert_fact(self.name, {"sid": sid, "id": f"{STAGE}{level}",
+                                                      KIND: STAGE, "level": level})
+                state = self.host.get_state(self.name, sid)
+            except Exception as exc:
+                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
+            finally:
+                self._current = None
+                if outcome.guarded:
+                    self.host.delete_state(self.name, sid)
+                else:
+                    self._leaked += 1  # deleting a session where nothing ran would crash
+        if "exception" in state:
+            raise EngineFailure(f"the rule engine reported: {state['exception']}")
+        if outcome.errors:
+            raise EngineFailure(outcome.errors[0])
+        if not outcome.guarded:
+            raise EngineFailure("the rule engine ran no action for this case")
+        return outcome

@@ -1,0 +1,202 @@
+"""Typed models of the two public contracts: the case (input) and the report (output).
+
+Field constraints here are the case format's rules of validity; cross-field rules (unique ids,
+totals, history years, known categories) live in `case.py`, which knows where fields stand.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+
+MAX_AMOUNT = 1e15  # larger than any defence budget in any currency unit; beyond it is a typo
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=120)]
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=5000)]
+
+Unit = Literal["one", "thousand", "million", "billion"]
+Threat = Literal["low", "moderate", "elevated", "severe"]
+CommitmentKind = Literal["alliance", "security_agreement", "aid_program",
+                         "peacekeeping_mandate", "industry_partnership", "pooled_fund"]
+CommitmentStatus = Literal["active", "proposed", "ending"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+FindingKind = Literal["risk", "strength"]
+
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+
+
+class _Strict(BaseModel):
+    # strict: "95" is not a number and 1 is not true; a case says what it means
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Total(_Strict):
+    amount: Amount
+    prior: Amount | None = None
+
+
+class LineItem(_Strict):
+    id: Slug
+    category: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    amount: Amount
+    prior: Amount | None = None
+    partners: list[Name] = Field(default_factory=list, max_length=500)
+    description: Text | None = None
+
+
+class Commitment(_Strict):
+    id: Slug
+    kind: CommitmentKind
+    partners: list[Name] = Field(default_factory=list, max_length=500)
+    depends_on: list[Annotated[str, StringConstraints(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=200)
+    status: CommitmentStatus = "active"
+    ends_year: Annotated[int, Field(ge=1000, le=9999)] | None = None
+
+
+class Transparency(_Strict):
+    budget_publication: Literal["disaggregated", "aggregate", "none"] | None = None
+    legislative_review: bool | None = None
+    external_audit: Literal["none", "financial", "financial_and_performance"] | None = None
+    audit_reports_published: bool | None = None
+    secret_share_pct: Percent | None = None
+    off_budget_share_pct: Percent | None = None
+    in_year_reporting: bool | None = None
+    civil_society_oversight: bool | None = None
+
+
+class HistoryEntry(_Strict):
+    fiscal_year: Annotated[int, Field(ge=1000, le=9999)]
+    total: Amount
+
+
+class Case(_Strict):
+    """One proposed defence budget (case format, version 1)."""
+
+    id: Slug
+    title: Name
+    country: Name
+    fiscal_year: Annotated[int, Field(ge=1000, le=9999)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    unit: Unit = "million"
+    gdp: Amount | None = None
+    inflation_pct: Annotated[float, Field(ge=-50, le=1000, allow_inf_nan=False)] | None = None
+    threat_environment: Threat | None = None
+    total: Total | None = None
+    line_items: list[LineItem] = Field(min_length=1, max_length=2000)
+    commitments: list[Commitment] = Field(default_factory=list, max_length=500)
+    transparency: Transparency = Field(default_factory=Transparency)
+    history: list[HistoryEntry] = Field(default_factory=list, max_length=200)
+
+    # where the case was read from, for reports and error positions
+    _source: str | None = PrivateAttr(default=None)
+    _document: Any = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+
+# --- the report -----------------------------------------------------------------------------
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CaseRef(_Out):
+    id: str
+    title: str
+    country: str
+    fiscal_year: int
+    source: str | None = None
+
+
+class PackRef(_Out):
+    name: str
+    version: str
+
+
+class RiskCounts(_Out):
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+
+
+class Summary(_Out):
+    risks: RiskCounts
+    strengths: int
+
+
+class Citation(_Out):
+    section: str
+    quote: str
+
+
+class Finding(_Out):
+    id: str
+    rule: str
+    pack: str
+    kind: FindingKind
+    severity: Severity
+    concern: str
+    title: str
+    message: str
+    subjects: list[str]
+    citation: Citation
+    because: list[str]
+    remediation: str | None = None
+    inputs: list[str] = Field(default_factory=list,
+                              description="case fields this finding read, e.g. line_items[0].amount")
+    parameters: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
+
+
+class DerivedFact(_Out):
+    """A fact a rule derived while assessing, with what it rests on."""
+
+    id: str
+    kind: str
+    rule: str
+    pack: str
+    fields: dict[str, float | int | str | bool | None]
+    subjects: list[str]
+    because: list[str]
+    inputs: list[str]
+    parameters: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
+    citation: Citation
+
+
+class Report(_Out):
+    """The assessment report (report format, version 1)."""
+
+    schema_version: Literal[1] = 1
+    case: CaseRef
+    packs: list[PackRef]
+    verdict: Literal["pass", "warn", "fail"]
+    summary: Summary
+    findings: list[Finding]
+    facts: list[DerivedFact] | None = None
+
+    def worst_risk(self) -> str | None:
+        worst = None
+        for finding in self.findings:
+            if finding.kind == "risk" and (
+                    worst is None or SEVERITIES.index(finding.severity) > SEVERITIES.index(worst)):
+                worst = finding.severity
+        return worst
+
+    def fails(self, fail_on: str) -> bool:
+        """True when a risk is at or above `fail_on`: the exit status 1 of `diplo assess`."""
+        threshold = SEVERITIES.index(fail_on)
+        return any(f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold
+                   for f in self.findings)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=False,
+                                    exclude={"facts"} if self.facts is None else None) + "\n"

@@ -1,0 +1,873 @@
+"""Loading rule packs: reading, validating and analysing them into rules the compiler takes.
+
+Everything a pack can get wrong is found here, before anything reaches the rule engine: unknown
+keys, bad expressions, undefined parameters, facts, fields and categories, type mismatches,
+duplicate ids, derivation cycles, citations that are not in the guidance.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from . import expr as ex
+from .errors import PackError
+from .facts import BASE_SCHEMAS, SINGLETON_KINDS
+from .model import SEVERITIES, Severity
+from .source import Document, format_path, read_document, read_text
+from .template import Template, TemplateError, parse_template
+from .validation import did_you_mean, validate
+
+MANIFEST = "pack.yaml"
+MAX_RULES = 3500            # durable allows 4096 actions per ruleset; leave room for our own
+MAX_PATTERNS = 12           # durable joins at most 16 facts per rule
+MAX_LIST_VALUES = 100
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+PackName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+SemVer = Annotated[str, StringConstraints(
+    pattern=r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")]
+Prose = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+ParamValue = bool | int | float | str | list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class ParameterSpec(_Strict):
+    value: ParamValue
+    unit: Prose
+    description: Prose
+    source: Prose
+
+
+class CategorySpec(_Strict):
+    group: Ident
+    description: Prose
+
+
+class ConcernSpec(_Strict):
+    kind: Literal["risk", "strength"]
+    description: Prose
+
+
+class SectionSpec(_Strict):
+    heading: Prose
+    lines: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
+
+
+class GuidanceSpec(_Strict):
+    document: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    sections: dict[Slug, SectionSpec]
+
+
+class Manifest(_Strict):
+    name: PackName
+    version: SemVer
+    description: Prose
+    guidance: GuidanceSpec
+    categories: dict[Ident, CategorySpec] = Field(default_factory=dict)
+    concerns: dict[Ident, ConcernSpec] = Field(default_factory=dict)
+    parameters: dict[Ident, ParameterSpec] = Field(default_factory=dict)
+    rules: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=lambda: ["rules/*.yaml"], min_length=1)
+
+
+Expression = Annotated[str, StringConstraints(min_length=1)] | int | float | bool
+
+
+class PatternSpec(_Strict):
+    fact: Ident
+    as_: Ident | None = Field(default=None, alias="as")
+    where: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
+class WhenSpec(_Strict):
+    fact: Ident | None = None
+    as_: Ident | None = Field(default=None, alias="as")
+    where: Annotated[str, StringConstraints(min_length=1)] | None = None
+    not_: PatternSpec | None = Field(default=None, alias="not")
+
+
+class DeriveSpec(_Strict):
+    fact: Ident
+    fields: dict[Ident, Expression] = Field(default_factory=dict)
+
+
+class ReportSpec(_Strict):
+    kind: Literal["risk", "strength"]
+    severity: Severity
+    concern: Ident
+    message: Prose
+    remediation: Prose | None = None
+
+
+class CitationSpec(_Strict):
+    section: Slug
+    quote: Prose
+
+
+class RuleSpec(_Strict):
+    id: RuleId
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Prose | None = None
+    when: list[WhenSpec] = Field(min_length=1, max_length=MAX_PATTERNS)
+    let: dict[Ident, Expression] = Field(default_factory=dict)
+    derive: DeriveSpec | None = None
+    report: ReportSpec | None = None
+    citation: CitationSpec
+
+
+class RuleFile(_Strict):
+    rules: list[RuleSpec] = Field(min_length=1)
+
+
+# --- analysed forms -------------------------------------------------------------------------
+
+@dataclass
+class Where:
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+
+    def error(self, message: str, offset: int | None = None) -> PackError:
+        column = self.column
+        if offset is not None and column is not None:
+            column += offset
+        return PackError(message, file=self.file, line=self.line, column=column, path=self.path)
+
+
+@dataclass
+class Pattern:
+    kind: str
+    name: str
+    negated: bool
+    where: ex.Node | None
+    at: Where
+    implicit: bool = False
+
+
+@dataclass
+class Rule:
+    id: str
+    pack: str
+    title: str
+    description: str | None
+    patterns: list[Pattern]
+    lets: dict[str, ex.Node]
+    derive_kind: str | None
+    derive_fields: dict[str, ex.Node]
+    report: ReportSpec | None
+    message: Template | None
+    remediation: Template | None
+    citation: CitationSpec
+    quote: str
+    at: Where
+    params: dict[str, ParamValue] = field(default_factory=dict)   # those the rule reads
+    fields_read: dict[str, set[str]] = field(default_factory=dict)  # binding -> fields
+    stratum: int = 0
+
+    @property
+    def kind(self) -> str:
+        return "derive" if self.derive_kind else self.report.kind
+
+    @property
+    def positive(self) -> list[Pattern]:
+        return [p for p in self.patterns if not p.negated]
+
+
+@dataclass
+class Pack:
+    name: str
+    version: str
+    description: str
+    root: Path
+    manifest: Manifest
+    rules: list[Rule]
+    manifest_doc: Document
+
+
+@dataclass
+class PackSet:
+    """Packs loaded together: the unit the compiler turns into one rule network."""
+
+    packs: list[Pack]
+    rules: list[Rule]
+    categories: dict[str, CategorySpec]
+    schemas: dict[str, dict[str, str]]
+    derived_by: dict[str, list[str]]
+    strata: int
+    parameters: dict[str, dict[str, ParameterSpec]]   # pack -> name -> spec (effective)
+    compiled: object = None                           # set by the compiler
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {name: spec.group for name, spec in self.categories.items()}
+
+
+# --- finding packs ----------------------------------------------------------------------------
+
+def builtin_packs_dir() -> Path:
+    """Where the packs shipped with diplo live: inside the package when installed, the
+    repository's rules/ folder in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_packs", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise PackError("the built-in rule packs are missing from this installation",
+                    file=str(here / "_packs"))
+
+
+DEFAULT_PACK = "defense-diplomacy"
+
+
+def resolve_pack_dir(spec: str | Path) -> Path:
+    """A pack folder from a path, or the name of a built-in pack."""
+    path = Path(spec)
+    if path.is_dir():
+        return path
+    if isinstance(spec, str) and re.match(r"^[a-z0-9][a-z0-9-]*$", spec):
+        builtin = builtin_packs_dir() / spec
+        if builtin.is_dir():
+            return builtin
+    if path.exists():
+        raise PackError("is not a folder; a rule pack is a folder with a pack.yaml",
+                        file=str(spec))
+    names = []
+    try:
+        names = sorted(p.name for p in builtin_packs_dir().iterdir() if p.is_dir())
+    except PackError:
+        pass
+    hint = did_you_mean(str(spec), names)
+    raise PackError(f"no such rule pack folder{hint or ''}"
+                    + ("" if hint else f" (built-in packs: {', '.join(names)})" if names else ""),
+                    file=str(spec))
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def load_pack(*specs: str | Path, params: dict[str, str | ParamValue] | None = None) -> PackSet:
+    """Load one or more packs (folders or built-in names) into a PackSet.
+
+    With no argument, the default pack. `params` overrides parameter values by name
+    (`name` or `pack.name`)."""
+    if not specs:
+        specs = (DEFAULT_PACK,)
+    packs: list[Pack] = []
+    for spec in specs:
+        packs.append(_read_pack(resolve_pack_dir(spec)))
+    return analyse(packs, params or {})
+
+
+def _read_pack(root: Path) -> Pack:
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise PackError(f"no {MANIFEST} in this folder; a rule pack needs a manifest",
+                        file=str(root))
+    doc = read_document(manifest_path)
+    manifest: Manifest = validate(Manifest, doc, PackError, what="pack manifest")
+    rule_files = _rule_files(root, manifest, doc)
+    specs: list[tuple[RuleSpec, Document, int]] = []
+    for path in rule_files:
+        rdoc = read_document(path, display=str(path))
+        rule_file: RuleFile = validate(RuleFile, rdoc, PackError, what="rule file")
+        specs.extend((spec, rdoc, i) for i, spec in enumerate(rule_file.rules))
+    guidance = _read_guidance(root, manifest, doc)
+    rules = [_rule_from_spec(spec, rdoc, i, manifest, guidance) for spec, rdoc, i in specs]
+    return Pack(manifest.name, manifest.version, manifest.description, root, manifest, rules,
+                doc)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _rule_files(root: Path, manifest: Manifest, doc: Document) -> list[Path]:
+    found: list[Path] = []
+    for i, pattern in enumerate(manifest.rules):
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise doc.error(PackError, f"rule file path {pattern!r} leaves the pack folder; "
+                            "paths are relative to the pack and stay inside it", ("rules", i))
+        matches = sorted(p for p in root.glob(pattern) if p.is_file()
+                         and p.suffix in (".yaml", ".yml", ".json") and p.name != MANIFEST)
+        for path in matches:
+            if not _inside(root, path):
+                raise doc.error(PackError, f"rule file {str(path)!r} resolves outside the pack "
+                                "folder (a link?)", ("rules", i))
+        if not matches:
+            raise doc.error(PackError, f"no rule files match {pattern!r}", ("rules", i))
+        found.extend(p for p in matches if p not in found)
+    return found
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"') \
+        .replace("\u201d", '"')
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _read_guidance(root: Path, manifest: Manifest, doc: Document) -> dict[str, str]:
+    path = root / manifest.guidance.document
+    if not _inside(root, path):
+        raise doc.error(PackError, "the guidance document must be inside the pack folder",
+                        ("guidance", "document"))
+    if not path.is_file():
+        raise doc.error(PackError, f"guidance document {manifest.guidance.document!r} not found",
+                        ("guidance", "document"))
+    lines = read_text(path).splitlines()
+    sections = {}
+    for slug, section in manifest.guidance.sections.items():
+        first, last = section.lines
+        if first > last or last > len(lines):
+            raise doc.error(PackError, f"lines {first}-{last} are outside the document "
+                            f"({len(lines)} lines)", ("guidance", "sections", slug, "lines"))
+        if _normalise(section.heading) != _normalise(lines[first - 1]):
+            raise doc.error(PackError, f"line {first} of the guidance is "
+                            f"{lines[first - 1].strip()!r}, not the heading "
+                            f"{section.heading!r}", ("guidance", "sections", slug, "heading"))
+        sections[slug] = _normalise(" ".join(lines[first - 1:last]))
+    return sections
+
+
+def _where(doc: Document, path: tuple) -> Where:
+    line, column = doc.position(path)
+    return Where(doc.name, line, column, format_path(path))
+
+
+def _expr_where(doc: Document, path: tuple) -> Where:
+    """Where an expression string starts, so that parser offsets give its column."""
+    at = _where(doc, path)
+    if at.column is not None:
+        text = doc.data
+        for part in path:
+            text = text[part]
+        # a plain or quoted scalar on one line: columns add up; otherwise keep the start
+        if isinstance(text, str) and "\n" not in text:
+            lines = doc.text.splitlines()
+            raw_line = lines[at.line - 1] if at.line and at.line <= len(lines) else ""
+            if raw_line[at.column - 1:at.column] in ("'", '"'):
+                at.column += 1
+    return at
+
+
+def _parse(text, at: Where) -> ex.Node:
+    if isinstance(text, bool) or isinstance(text, (int, float)):
+        return ex.Literal(0, text)
+    try:
+        return ex.parse(text)
+    except ex.ExprError as exc:
+        raise at.error(f"in expression {text!r}: {exc.message}", exc.offset) from None
+
+
+def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifest,
+                    guidance: dict[str, str]) -> Rule:
+    base = ("rules", index)
+    at = _where(doc, base)
+    if (spec.derive is None) == (spec.report is None):
+        raise at.error("a rule needs exactly one of 'derive' (a new fact) or "
+                       "'report' (a finding)")
+    patterns = []
+    for j, item in enumerate(spec.when):
+        wpath = base + ("when", j)
+        if (item.fact is None) == (item.not_ is None):
+            raise _where(doc, wpath).error("each 'when' entry needs either 'fact' "
+                                           "(with optional 'as' and 'where') or 'not'")
+        negated = item.not_ is not None
+        body = item.not_ if negated else item
+        ppath = wpath + (("not",) if negated else ())
+        where = None
+        if body.where is not None:
+            where = _parse(body.where, _expr_where(doc, ppath + ("where",)))
+        patterns.append(Pattern(body.fact, body.as_ or body.fact, negated, where,
+                                _expr_where(doc, ppath + ("where",)) if body.where
+                                else _where(doc, ppath)))
+    lets = {name: _parse(value, _expr_where(doc, base + ("let", name)))
+            for name, value in spec.let.items()}
+    derive_fields = {}
+    if spec.derive:
+        derive_fields = {name: _parse(value, _expr_where(doc, base + ("derive", "fields", name)))
+                         for name, value in spec.derive.fields.items()}
+    message = remediation = None
+    if spec.report:
+        message = _template(spec.report.message, doc, base + ("report", "message"))
+        if spec.report.remediation:
+            remediation = _template(spec.report.remediation, doc,
+                                    base + ("report", "remediation"))
+        concern = manifest.concerns.get(spec.report.concern)
+        cpath = base + ("report", "concern")
+        if concern is None:
+            raise doc.error(PackError, f"concern '{spec.report.concern}' is not declared in "
+                            f"the manifest{did_you_mean(spec.report.concern, manifest.concerns)}",
+                            cpath)
+        if concern.kind != spec.report.kind:
+            raise doc.error(PackError, f"concern '{spec.report.concern}' is a {concern.kind} "
+                            f"concern, but this rule reports a {spec.report.kind}", cpath)
+        if spec.report.kind == "strength" and spec.report.severity != "info":
+            raise doc.error(PackError, "strengths have severity info",
+                            base + ("report", "severity"))
+    citation = spec.citation
+    section = guidance.get(citation.section)
+    if section is None:
+        raise doc.error(PackError, f"guidance section '{citation.section}' is not declared in "
+                        f"the manifest{did_you_mean(citation.section, guidance)}",
+                        base + ("citation", "section"))
+    pieces = [p for p in re.split(r"\.\.\.|\u2026", _normalise(citation.quote)) if p.strip()]
+    position = 0
+    for piece in pieces:
+        found = section.find(piece.strip(), position)
+        if found < 0:
+            raise doc.error(PackError, f"the quote is not in guidance section "
+                            f"'{citation.section}': {piece.strip()[:80]!r} was not found there "
+                            "(quote the text exactly; '...' may join separate passages)",
+                            base + ("citation", "quote"))
+        position = found + len(piece.strip())
+    return Rule(spec.id, manifest.name, spec.title, spec.description, patterns, lets,
+                spec.derive.fact if spec.derive else None, derive_fields, spec.report, message,
+                remediation, citation, citation.quote, at)
+
+
+def _template(text: str, doc: Document, path: tuple) -> Template:
+    try:
+        return parse_template(text)
+    except TemplateError as exc:
+        raise _where(doc, path).error(f"in template: {exc.message}") from None
+
+
+# --- analysis across packs -------------------------------------------------------------------
+
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("case", "unit"): ("one", "thousand", "million", "billion"),
+    ("case", "threat_environment"): ("low", "moderate", "elevated", "severe"),
+    ("commitment", "kind"): ("alliance", "security_agreement", "aid_program",
+                             "peacekeeping_mandate", "industry_partnership", "pooled_fund"),
+    ("commitment", "status"): ("active", "proposed", "ending"),
+    ("transparency", "budget_publication"): ("disaggregated", "aggregate", "none"),
+    ("transparency", "external_audit"): ("none", "financial", "financial_and_performance"),
+}
+ENUMS[("dependency", "kind")] = ENUMS[("commitment", "kind")]
+ENUMS[("dependency", "status")] = ENUMS[("commitment", "status")]
+CATEGORY_FIELDS = {("line_item", "category"), ("category", "id"), ("dependency", "category")}
+
+
+def _type_of(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    return "string"
+
+
+def coerce_param(spec: ParameterSpec, raw, name: str):
+    """A parameter override, converted to the declared parameter's type."""
+    want = _type_of(spec.value)
+    if not isinstance(raw, str):
+        if _type_of(raw) != want:
+            raise ValueError(f"expected a {want}, found {raw!r}")
+        return raw
+    text = raw.strip()
+    if want == "number":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, found {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e15:
+            raise ValueError(f"expected a finite number up to 1e15, found {raw!r}")
+        return int(value) if value.is_integer() and isinstance(spec.value, int) else value
+    if want == "bool":
+        if text.lower() in ("true", "yes", "1"):
+            return True
+        if text.lower() in ("false", "no", "0"):
+            return False
+        raise ValueError(f"expected true or false, found {raw!r}")
+    if want == "list":
+        return [piece.strip() for piece in text.split(",") if piece.strip()]
+    return text
+
+
+def analyse(packs: list[Pack], overrides: dict) -> PackSet:
+    seen_packs: dict[str, Pack] = {}
+    for pack in packs:
+        if pack.name in seen_packs:
+            raise PackError(f"pack '{pack.name}' is loaded twice (also from "
+                            f"{seen_packs[pack.name].root})", file=str(pack.root / MANIFEST))
+        seen_packs[pack.name] = pack
+
+    categories: dict[str, CategorySpec] = {}
+    for pack in packs:
+        for name, spec in pack.manifest.categories.items():
+            if name in categories and categories[name].group != spec.group:
+                raise pack.manifest_doc.error(
+                    PackError, f"category '{name}' is declared by another pack in group "
+                    f"'{categories[name].group}'", ("categories", name, "group"))
+            categories.setdefault(name, spec)
+
+    parameters = _effective_parameters(packs, overrides)
+
+    rule_sites: dict[str, Rule] = {}
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.id in rule_sites:
+                other = rule_sites[rule.id].at
+                raise rule.at.error(f"duplicate rule id '{rule.id}' (also at {other.file}:"
+                                    f"{other.line})")
+            rule_sites[rule.id] = rule
+    rules = [rule for pack in packs for rule in pack.rules]
+    if len(rules) > MAX_RULES:
+        raise PackError(f"{len(rules)} rules are loaded; the limit is {MAX_RULES}",
+                        file=str(packs[0].root / MANIFEST))
+
+    derived_by: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if rule.derive_kind:
+            if rule.derive_kind in BASE_SCHEMAS:
+                raise rule.at.error(f"'{rule.derive_kind}' is a fact every case provides; "
+                                    "a rule cannot derive it")
+            derived_by.setdefault(rule.derive_kind, []).append(rule)
+
+    order = _derivation_order(rules, derived_by)
+    schemas = {kind: dict(fields) for kind, fields in BASE_SCHEMAS.items()}
+    checker = _Checker(schemas, categories, parameters)
+    for rule in order:
+        checker.check(rule, derived_by)
+    for rule in rules:
+        if not rule.derive_kind:
+            checker.check(rule, derived_by)
+
+    strata = 0
+    kind_stratum: dict[str, int] = {}
+    for rule in order + [r for r in rules if not r.derive_kind]:
+        level = 0
+        for pattern in rule.patterns:
+            # the engine withdraws no activation when a blocking fact arrives later, so a
+            # negation waits until every fact of the negated kind exists
+            below = kind_stratum.get(pattern.kind, 0)
+            level = max(level, below + 1 if pattern.negated else below)
+        rule.stratum = level
+        strata = max(strata, level)
+        if rule.derive_kind:
+            kind_stratum[rule.derive_kind] = max(kind_stratum.get(rule.derive_kind, 0), level)
+    return PackSet(packs, rules, categories, schemas,
+                   {k: [r.id for r in v] for k, v in derived_by.items()}, strata, parameters)
+
+
+def _effective_parameters(packs: list[Pack], overrides: dict) -> dict[str, dict]:
+    result = {pack.name: dict(pack.manifest.parameters) for pack in packs}
+    for raw_name, raw_value in overrides.items():
+        if "." in raw_name:
+            pack_name, name = raw_name.split(".", 1)
+            owners = [pack_name] if name in result.get(pack_name, {}) else []
+        else:
+            name = raw_name
+            owners = [p for p, specs in result.items() if name in specs]
+        if not owners:
+            known = sorted({f"{p}.{n}" if "." in raw_name else n
+                            for p, specs in result.items() for n in specs})
+            raise PackError(f"unknown parameter '{raw_name}'{did_you_mean(raw_name, known)}",
+                            path=f"--param {raw_name}")
+        if len(owners) > 1:
+            raise PackError(f"parameter '{raw_name}' is declared by several packs "
+                            f"({', '.join(owners)}); write PACK.{name}",
+                            path=f"--param {raw_name}")
+        spec = result[owners[0]][name]
+        try:
+            value = coerce_param(spec, raw_value, name)
+        except ValueError as exc:
+            raise PackError(str(exc), path=f"--param {raw_name}") from None
+        result[owners[0]][name] = spec.model_copy(update={"value": value})
+    return result
+
+
+def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> list[Rule]:
+    """Derive rules in an order where every fact kind's producers come before its users;
+    a cycle is an error that names the rules in it."""
+    state: dict[str, int] = {}
+    order: list[Rule] = []
+    stack: list[Rule] = []
+
+    def visit(kind: str):
+        if state.get(kind) == 2:
+            return
+        if state.get(kind) == 1:
+            cycle = [r for r in stack if r.derive_kind]
+            start = next(i for i, r in enumerate(cycle) if any(
+                p.kind == kind for p in r.patterns))
+            names = " -> ".join(f"{r.id} ({r.derive_kind})" for r in cycle[start:])
+            raise cycle[-1].at.error(f"derivation cycle: {names} -> {kind}; a fact may not "
+                                     "depend on itself")
+        state[kind] = 1
+        for rule in derived_by.get(kind, []):
+            stack.append(rule)
+            for pattern in rule.patterns:
+                if pattern.kind in derived_by:
+                    visit(pattern.kind)
+            stack.pop()
+            if rule not in order:
+                order.append(rule)
+        state[kind] = 2
+
+    for kind in derived_by:
+        visit(kind)
+    return order
+
+
+class _Checker:
+    """Resolves every name in a rule and checks the types of its expressions."""
+
+    def __init__(self, schemas, categories, parameters):
+        self.schemas = schemas
+        self.categories = categories
+        self.parameters = parameters
+
+    def check(self, rule: Rule, derived_by):
+        params = self.parameters[rule.pack]
+        self._params = params
+        self._refs: dict[int, tuple[str, str]] = {}
+        names: dict[str, Pattern] = {}
+        for pattern in rule.patterns:
+            if pattern.kind not in self.schemas:
+                known = sorted(self.schemas)
+                producer = ("" if pattern.kind not in derived_by else
+                            " (it is derived later in a cycle)")
+                raise pattern.at.error(f"unknown fact '{pattern.kind}'{producer}"
+                                       f"{did_you_mean(pattern.kind, known)}; facts are "
+                                       f"{', '.join(known)}")
+            if pattern.name in names:
+                raise pattern.at.error(f"the name '{pattern.name}' is used by two patterns; "
+                                       "give one of them another name with 'as'")
+            names[pattern.name] = pattern
+        if all(p.negated for p in rule.patterns):
+            pass  # the compiler anchors such rules on the case fact
+        rule.fields_read = {}
+        rule.params = {}
+
+        def use_param(node: ex.Param, at: Where):
+            if node.name not in params:
+                raise at.error(f"unknown parameter '${node.name}'"
+                               f"{did_you_mean(node.name, params)}", node.offset)
+            rule.params[node.name] = params[node.name].value
+            return _type_of(params[node.name].value)
+
+        seen_positive: list[Pattern] = []
+        for pattern in rule.patterns:
+            if pattern.where is not None:
+                def resolve(ref: ex.Ref, at=pattern.at, current=pattern):
+                    return self._resolve(ref, at, current, names, seen_positive, rule)
+                typ = self._type(pattern.where, resolve, lambda n, at=pattern.at: use_param(
+                    n, at), pattern.at, condition=True)
+                if typ != "bool":
+                    raise pattern.at.error("a 'where' condition must be true or false, "
+                                           f"not a {typ}")
+            if not pattern.negated:
+                seen_positive.append(pattern)
+
+        value_scope = [p for p in rule.patterns if not p.negated]
+        let_types: dict[str, str] = {}
+        for name, node in rule.lets.items():
+            at = rule.at
+            let_types[name] = self._type(node, lambda ref: self._resolve_value(
+                ref, at, names, value_scope, rule, let_types), lambda n: use_param(n, at), at)
+        field_types = {}
+        for name, node in rule.derive_fields.items():
+            at = rule.at
+            field_types[name] = self._type(node, lambda ref: self._resolve_value(
+                ref, at, names, value_scope, rule, let_types), lambda n: use_param(n, at), at)
+        for template in (rule.message, rule.remediation):
+            if template is None:
+                continue
+            for ph in template.placeholders:
+                if ph.name.startswith("$"):
+                    use_param(ex.Param(ph.offset, ph.name[1:]), rule.at)
+                else:
+                    self._resolve_value(ex.Ref(ph.offset, tuple(ph.name.split("."))), rule.at,
+                                        names, value_scope, rule, let_types)
+        if rule.derive_kind:
+            schema = {name: typ.rstrip("?") + "?" for name, typ in field_types.items()}
+            existing = self.schemas.get(rule.derive_kind)
+            if existing is not None and existing != schema:
+                raise rule.at.error(
+                    f"fact '{rule.derive_kind}' is derived elsewhere with fields "
+                    f"{_show_schema(existing)}; this rule gives {_show_schema(schema)}")
+            self.schemas[rule.derive_kind] = schema
+
+    def _resolve(self, ref: ex.Ref, at: Where, current: Pattern, names, earlier, rule):
+        parts = ref.parts
+        if len(parts) == 1:
+            return self._field(current, parts[0], ref, at, rule)
+        if len(parts) > 2:
+            raise at.error(f"'{ref.text}' has too many parts; write binding.field", ref.offset)
+        binding, name = parts
+        if binding == current.name:
+            return self._field(current, name, ref, at, rule)
+        pattern = names.get(binding)
+        if pattern is None and binding in SINGLETON_KINDS:
+            pattern = self._implicit(binding, rule, names)
+        if pattern is None:
+            raise at.error(f"'{binding}' is not a pattern of this rule"
+                           f"{did_you_mean(binding, names)}", ref.offset)
+        if pattern.negated:
+            raise at.error(f"'{binding}' is a 'not' pattern: its fields exist only in its own "
+                           "where", ref.offset)
+        if pattern not in earlier and not pattern.implicit:
+            raise at.error(f"'{binding}' is matched after this pattern; a condition may only "
+                           "refer to patterns listed before it", ref.offset)
+        return self._field(pattern, name, ref, at, rule)
+
+    def _implicit(self, kind: str, rule: Rule, names) -> Pattern:
+        pattern = Pattern(kind, kind, False, None, rule.at, implicit=True)
+        rule.patterns.insert(0, pattern)
+        names[kind] = pattern
+        return pattern
+
+    def _resolve_value(self, ref: ex.Ref, at: Where, names, scope, rule, let_types):
+        parts = ref.parts
+        if len(parts) == 1:
+            if parts[0] in let_types:
+                return let_types[parts[0]]
+            raise at.error(f"'{parts[0]}' is not a let value of this rule; write binding.field "
+                           f"for a fact's field{did_you_mean(parts[0], let_types)}", ref.offset)
+        if len(parts) != 2:
+            raise at.error(f"'{ref.text}' has too many parts; write binding.field", ref.offset)
+        binding, name = parts
+        pattern = names.get(binding)
+        if pattern is None and binding in SINGLETON_KINDS:
+            pattern = self._implicit(binding, rule, names)
+            scope.insert(0, pattern)
+        if pattern is None or pattern.negated:
+            raise at.error(f"'{binding}' is not a matched pattern of this rule"
+                           f"{did_you_mean(binding, [p.name for p in scope])}", ref.offset)
+        return self._field(pattern, name, ref, at, rule)
+
+    def _field(self, pattern: Pattern, name: str, ref: ex.Ref, at: Where, rule: Rule) -> str:
+        schema = self.schemas[pattern.kind]
+        if name not in schema:
+            raise at.error(f"fact '{pattern.kind}' has no field '{name}'"
+                           f"{did_you_mean(name, schema)}; its fields are "
+                           f"{', '.join(sorted(schema))}", ref.offset)
+        if not pattern.negated:
+            rule.fields_read.setdefault(pattern.name, set()).add(name)
+        self._refs[id(ref)] = (pattern.kind, name)
+        return schema[name].rstrip("?")
+
+    def _type(self, node: ex.Node, resolve, use_param, at: Where, condition=False) -> str:
+        t = lambda n: self._type(n, resolve, use_param, at, condition)  # noqa: E731
+        if isinstance(node, ex.Literal):
+            return _type_of(node.value)
+        if isinstance(node, ex.Param):
+            return use_param(node)
+        if isinstance(node, ex.Ref):
+            return resolve(node)
+        if isinstance(node, ex.ListLit):
+            types = {t(item) for item in node.items}
+            if len(types) > 1 or "list" in types:
+                raise at.error("a list must hold values of one type", node.offset)
+            if len(node.items) > MAX_LIST_VALUES:
+                raise at.error(f"a list may hold at most {MAX_LIST_VALUES} values", node.offset)
+            return "list"
+        if isinstance(node, ex.Unary):
+            inner = t(node.operand)
+            want = "bool" if node.op == "not" else "number"
+            if inner != want:
+                raise at.error(f"'{node.op}' needs a {want}, found a {inner}", node.offset)
+            return want
+        if isinstance(node, ex.Binary):
+            for side in (node.left, node.right):
+                if t(side) != "number":
+                    raise at.error(f"'{node.op}' needs numbers on both sides, found a "
+                                   f"{t(side)}", side.offset)
+            return "number"
+        if isinstance(node, ex.BoolOp):
+            for item in node.items:
+                if t(item) != "bool":
+                    raise at.error(f"'{node.op}' joins conditions, found a {t(item)}",
+                                   item.offset)
+            return "bool"
+        if isinstance(node, ex.Call):
+            if node.name == "exists":
+                if not isinstance(node.args[0], ex.Ref):
+                    raise at.error("exists() takes a field", node.offset)
+                t(node.args[0])
+                return "bool"
+            for arg in node.args:
+                if t(arg) != "number":
+                    raise at.error(f"{node.name}() needs numbers", arg.offset)
+            return "number"
+        if isinstance(node, ex.Compare):
+            left, right = t(node.left), t(node.right)
+            if node.op in ("in", "not in"):
+                if right != "list":
+                    raise at.error(f"'{node.op}' needs a list on its right, found a {right}",
+                                   node.right.offset)
+                self._check_members(node.left, node.right, at, use_param)
+                return "bool"
+            if node.op == "contains":
+                raise at.error("'contains' is not available: lists in facts are expanded into "
+                               "facts of their own (see the 'dependency' fact)", node.offset)
+            if left != right:
+                raise at.error(f"cannot compare a {left} with a {right}", node.offset)
+            if left == "list":
+                raise at.error("lists cannot be compared; use 'in'", node.offset)
+            if left == "bool" and node.op not in ("==", "!="):
+                raise at.error("true/false values can only be compared with == or !=",
+                               node.offset)
+            if left == "string" and node.op not in ("==", "!="):
+                raise at.error("text can only be compared with == or !=", node.offset)
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(b, ex.Literal) and isinstance(b.value, str):
+                    self._check_members(a, ex.ListLit(b.offset, (b,)), at, use_param)
+            return "bool"
+        raise at.error(f"unsupported expression {type(node).__name__}", node.offset)
+
+    def _check_members(self, left: ex.Node, right: ex.Node, at: Where, use_param):
+        """A string compared with a category or enumerated field must be one of its values."""
+        if not isinstance(left, ex.Ref):
+            return
+        kind_field = self._kind_field(left, at)
+        if kind_field is None:
+            return
+        if kind_field in CATEGORY_FIELDS:
+            allowed, what = tuple(self.categories), "category"
+        elif kind_field in ENUMS:
+            allowed, what = ENUMS[kind_field], f"value of {kind_field[0]}.{kind_field[1]}"
+        else:
+            return
+        values: list[tuple[str, int]] = []
+        if isinstance(right, ex.ListLit):
+            for item in right.items:
+                if isinstance(item, ex.Literal):
+                    values.append((item.value, item.offset))
+        elif isinstance(right, ex.Param):
+            value = self._param_value(right)
+            if isinstance(value, list):
+                values.extend((v, right.offset) for v in value)
+        for value, offset in values:
+            if value not in allowed:
+                raise at.error(f"'{value}' is not a {what}{did_you_mean(value, allowed)}",
+                               offset)
+
+    def _param_value(self, node: ex.Param):
+        spec = self._params.get(node.name)
+        return None if spec is None else spec.value
+
+    def _kind_field(self, ref: ex.Ref, at: Where):
+        return self._refs.get(id(ref))
+
+
+def _show_schema(schema: dict) -> str:
+    return "{" + ", ".join(f"{k}: {v.rstrip('?')}" for k, v in sorted(schema.items())) + "}"
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
