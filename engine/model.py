@@ -157,6 +157,21 @@ class Finding(_Out):
     parameters: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
 
 
+class RuleInfo(_Out):
+    """One loaded rule, as `diplo rules list` shows it."""
+
+    id: str
+    pack: str
+    kind: Literal["derive", "risk", "strength"]
+    severity: Severity | None
+    concern: str | None
+    derives: str | None
+    citation: str
+    title: str
+    file: str
+    line: int | None
+
+
 class DerivedFact(_Out):
     """A fact a rule derived while assessing, with what it rests on."""
 

@@ -10,7 +10,7 @@ from .compile import CompiledPack, Outcome
 from .errors import UsageError
 from .facts import case_facts
 from .model import (SEVERITIES, Case, CaseRef, Citation, DerivedFact, Finding, PackRef, Report,
-                    RiskCounts, Summary)
+                    RiskCounts, RuleInfo, Summary)
 
 _default_lock = threading.Lock()
 _default: packs.PackSet | None = None
@@ -102,3 +102,33 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
         packs=[PackRef(name=p.name, version=p.version) for p in pack.packs],
         verdict=verdict, summary=Summary(risks=RiskCounts(**counts), strengths=strengths),
         findings=findings, facts=facts)
+
+
+def list_rules(pack: packs.PackSet | None = None) -> list[RuleInfo]:
+    """The loaded rules, in the packs' order."""
+    pack = pack or default_pack()
+    return [RuleInfo(id=r.id, pack=r.pack, kind=r.kind,
+                     severity=r.report.severity if r.report else None,
+                     concern=r.report.concern if r.report else None,
+                     derives=r.derive_kind, citation=r.citation.section, title=r.title,
+                     file=r.at.file, line=r.at.line) for r in pack.rules]
+
+
+def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` strings from the command line into a dict (values converted on load)."""
+    params: dict[str, str] = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"expected NAME=VALUE, found {text!r}", path="--param")
+        params[name.strip()] = value
+    return params
+
+
+def assess_files(paths: list[str], pack: packs.PackSet | None = None, *,
+                 explain: bool = False) -> list[Report]:
+    """Assess case files; every file is read and validated before any is assessed, so one
+    invalid file stops the run with nothing half-reported."""
+    pack = pack or default_pack()
+    cases = [load_case(path, pack) for path in paths]
+    return [assess(case, pack, explain=explain) for case in cases]
