@@ -106,6 +106,7 @@ class Outcome:
     finding_ids: set[str] = field(default_factory=set)
     ctx: dict = field(default_factory=dict)
     guarded: bool = False
+    activations: int = 0      # actions the engine ran: the main cost of a case
 
 
 # --- translation --------------------------------------------------------------------------------
@@ -320,6 +321,7 @@ class CompiledPack:
     def _guard(self, c):
         if self._current is not None:
             self._current.guarded = True
+            self._current.activations += 1
 
     def _action(self, rule: Rule):
         positive = [p for p in rule.patterns if not p.negated]
@@ -330,6 +332,7 @@ class CompiledPack:
             outcome = self._current
             if outcome is None:
                 return
+            outcome.activations += 1
             try:
                 self._fire(rule, positive, aliases, c._m, c, outcome)
             except Exception:  # recorded and raised after the run (never swallowed)
