@@ -21,6 +21,7 @@ modes (see docs/rule-language.md, "How packs run"):
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 import traceback
@@ -44,6 +45,7 @@ STAGE = "__stage"
 MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
 MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests under one node
 MAX_LEAKED_SESSIONS = 64
+MAX_SHARED_JOIN_HEADS = 250  # durable: error 108 past 256 joins on one identical condition
 
 _ruleset_names = itertools.count(1)
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<",
@@ -124,19 +126,21 @@ class _Translator:
         self.packset = packset
         self.tests: dict[tuple[str, str], set] = {}
         self.params: dict = {}
+        self.join_heads: dict[str, int] = {}
 
     def rule(self, rule: Rule) -> list[dict]:
         bindings: list[dict] = []
         aliases: dict[str, str] = {}
-        if rule.stratum > 0:
-            bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
-        ordered = [p for p in rule.patterns if not p.negated] + \
-                  [p for p in rule.patterns if p.negated]
-        if not any(not p.negated for p in ordered):
+        positive = [p for p in rule.patterns if not p.negated]
+        negated = [p for p in rule.patterns if p.negated]
+        if not positive:
             # a negation cannot come first: anchor the rule on the one case fact
             bindings.append({"anchor": {KIND: "case"}})
         joins = 0
-        for i, pattern in enumerate(ordered):
+        for i, pattern in enumerate(positive + negated):
+            if pattern.negated and rule.stratum > 0 and i == len(positive):
+                # after the positive patterns, so the gate is rarely a rule's first condition
+                bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
             alias = f"p{i}"
             scope = _Scope(aliases, pattern, pattern.at)
             aliases[pattern.name] = alias
@@ -145,9 +149,19 @@ class _Translator:
                 cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
             joins += scope.joins
             bindings.append({alias + ("$not" if pattern.negated else ""): cond})
+        if rule.stratum > 0 and not negated:
+            bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
         if joins > MAX_JOIN_REFS:
             raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
                                 f"allows {MAX_JOIN_REFS}")
+        if len(bindings) > 1:
+            first = json.dumps(next(iter(bindings[0].values())), sort_keys=True)
+            self.join_heads[first] = self.join_heads.get(first, 0) + 1
+            if self.join_heads[first] > MAX_SHARED_JOIN_HEADS:
+                raise rule.at.error(
+                    f"more than {MAX_SHARED_JOIN_HEADS} rules with several patterns start with "
+                    f"the same condition ({first}); the engine cannot hold more. Give some of "
+                    "them a more specific first pattern")
         return bindings
 
     # conditions
@@ -186,14 +200,60 @@ class _Translator:
         raise scope.at.error("this condition does not test the pattern's fields", node.offset)
 
     def orient(self, node: ex.Compare, scope: _Scope):
-        if self.is_own(node.left, scope):
-            return node.left, node.right, node.op
-        if self.is_own(node.right, scope) and node.op in _MIRROR:
-            return node.right, node.left, _MIRROR[node.op]
-        raise scope.at.error(
-            f"one side of '{node.op}' must be a field of the fact this pattern matches "
-            f"('{scope.current.name}'); move the condition to the pattern it is about",
-            node.offset)
+        """(field, value, op) with the pattern's own field alone on the left.
+
+        The engine compares a field of the matched fact with a value, so `amount * 2 < x`
+        is solved to `amount < x / 2`, flipping the comparison where a negative factor or a
+        swap of sides requires it."""
+        left, right, op = node.left, node.right, node.op
+        if self._own_ref(left, scope) is None:
+            if self._own_ref(right, scope) is None or op not in _MIRROR:
+                raise scope.at.error(
+                    f"one side of '{op}' must use a field of the fact this pattern matches "
+                    f"('{scope.current.name}'); move the condition to the pattern it is about",
+                    node.offset)
+            left, right, op = right, left, _MIRROR[op]
+        target = self._own_ref(left, scope)
+        while left is not target:
+            if op not in _MIRROR:
+                raise scope.at.error(f"the left side of '{op}' must be a plain field",
+                                     left.offset)
+            left, right, op = self._unwrap(left, right, op, target, scope)
+        return left, right, op
+
+    def _own_ref(self, node: ex.Node, scope: _Scope):
+        return next((n for n in ex.walk(node) if isinstance(n, ex.Ref)
+                     and self.is_own(n, scope)), None)
+
+    def _unwrap(self, left, right, op, target, scope):
+        def has(n):
+            return any(x is target for x in ex.walk(n))
+        if isinstance(left, ex.Unary) and left.op == "-":
+            return left.operand, ex.Unary(right.offset, "-", right), _MIRROR[op]
+        if isinstance(left, ex.Binary):
+            inner, other = (left.left, left.right) if has(left.left) else (left.right,
+                                                                           left.left)
+            first = inner is left.left
+            if left.op == "+":
+                return inner, ex.Binary(left.offset, "-", right, other), op
+            if left.op == "-":
+                if first:
+                    return inner, ex.Binary(left.offset, "+", right, other), op
+                return inner, ex.Binary(left.offset, "-", other, right), _MIRROR[op]
+            if any(isinstance(n, ex.Ref) for n in ex.walk(other)) or (
+                    left.op == "/" and not first):
+                raise scope.at.error(
+                    f"cannot solve this condition for '{target.text}': it multiplies or "
+                    "divides it by a field; derive the product or ratio in a 'derive' rule "
+                    "and test that", left.offset)
+            factor = ex.evaluate(other, lambda parts: ex.MISSING, self.params)
+            if factor == 0:
+                raise scope.at.error("multiplication or division by zero", other.offset)
+            flip = _MIRROR[op] if factor < 0 else op
+            if left.op == "*":
+                return inner, ex.Binary(left.offset, "/", right, other), flip
+            return inner, ex.Binary(left.offset, "*", right, other), flip
+        raise scope.at.error("the left side of a comparison must be a field", left.offset)
 
     def compare(self, op: str, left: ex.Node, right: ex.Node, scope: _Scope, kind: str) -> dict:
         left, right, op = self.orient(ex.Compare(left.offset, op, left, right), scope)

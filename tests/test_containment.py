@@ -1,0 +1,191 @@
+"""Each known failure of the rule engine that diplo's design can reach, provoked on purpose.
+
+Without its containment (named in each test), each of these would crash the process, hang,
+or give a wrong answer silently. Tests that could crash run in a subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from engine import EngineFailure, PackError, assess, load_pack
+from engine.facts import INT64_LIMIT, clean_number
+
+from conftest import ROOT, make_case, param, rule, write_pack
+
+
+def run_python(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_sessions_where_no_rule_fires_are_deleted_safely(tmp_path):
+    # Containment: the guard rule. Deleting a session in which no action ran frees an
+    # uninitialised pointer (SIGSEGV).
+    folder = write_pack(tmp_path / "p", [rule("T-NEVER", [
+        {"fact": "line_item", "as": "i", "where": "amount > 999999999"}], report={})])
+    result = run_python(f"""
+        import sys; sys.path.insert(0, 'tests')
+        from conftest import make_case
+        from engine import assess, load_pack
+        pack = load_pack({str(folder)!r})
+        for i in range(300):
+            assert assess(make_case(id=f"c{{i}}"), pack).findings == []
+        print("ok")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_more_cases_than_the_engine_can_hold_open(tmp_path):
+    # Containment: every session is deleted in `finally`, one open at a time. Without it,
+    # session 1025 raises MemoryError and the process then segfaults.
+    result = run_python("""
+        import sys; sys.path.insert(0, 'tests')
+        from conftest import make_case
+        import engine.expr
+        from engine import EngineFailure, assess, load_pack
+        pack = load_pack()
+        original = engine.expr.evaluate
+        def flaky(node, lookup, params, _n=[0]):
+            _n[0] += 1
+            if _n[0] % 7 == 0:
+                raise RuntimeError("provoked")
+            return original(node, lookup, params)
+        failures = 0
+        for i in range(1100):
+            engine.expr.evaluate = flaky if i % 2 else original
+            try:
+                assess(make_case(id=f"c{i}"), pack)
+            except EngineFailure:
+                failures += 1
+        engine.expr.evaluate = original
+        assert failures > 0
+        assess(make_case(), pack)
+        print("ok", failures)
+    """, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("ok")
+
+
+def test_action_errors_are_raised_not_swallowed(monkeypatch):
+    # Containment: actions catch and record; the engine itself would store the traceback in
+    # the session state and carry on with a partial result.
+    import engine.expr
+    pack = load_pack()
+
+    def boom(*args, **kwargs):
+        raise ValueError("provoked")
+    monkeypatch.setattr(engine.expr, "evaluate", boom)
+    with pytest.raises(EngineFailure, match="provoked"):
+        assess(make_case(), pack)
+    monkeypatch.undo()
+    assert assess(make_case(), pack).findings  # the pack still works afterwards
+
+
+def _definitions(pack) -> str:
+    return json.dumps(pack.compiled.definition, default=lambda f: "<action>")
+
+
+def test_no_integer_division_is_compiled(tmp_pack):
+    # Containment: '/' by a constant becomes a multiplication. The engine's $div truncates
+    # integers (10/4 -> 2) and kills the process on a zero divisor (SIGFPE).
+    pack = tmp_pack([rule("T-DIV", [{"fact": "line_item", "as": "i",
+                                     "where": "amount / 4 > prior / 8 and amount * 2 > 1"}],
+                          report={})])
+    assert "$div" not in _definitions(pack)
+    assert "$div" not in _definitions(load_pack())
+    # 80/4 = 20 > 100/8 = 12.5; 500/4 = 125 > 480/8 = 60: both fire, as in exact arithmetic
+    assert len(assess(make_case(), pack).findings) == 2
+
+
+@pytest.mark.parametrize("where, words", [
+    ("amount / prior > 2", "divide"),
+    ("amount > prior / 0", "division by zero"),
+    ("amount > prior / $zero", "division by zero"),
+    ("amount * prior > 2", "multiplies or divides"),
+])
+def test_division_by_fields_or_zero_is_refused(tmp_pack, where, words):
+    with pytest.raises(PackError, match=words):
+        tmp_pack([rule("T-DIV", [{"fact": "line_item", "where": where}], report={})],
+                 parameters={"zero": param(0)})
+
+
+def test_numbers_are_never_sent_in_exponent_form():
+    # Containment: clean_number. The engine rejects 1e-05 and 1e+16 (error 204) and
+    # saturates integers beyond int64.
+    assert clean_number(0.00001) == 0.0
+    assert clean_number(1e16) == 10**16 and isinstance(clean_number(1e16), int)
+    assert clean_number(1e30) == INT64_LIMIT
+    assert clean_number(-(10**30)) == -INT64_LIMIT
+    for value in (1e-4, 2.5e-3, 123456.789, 999999999999999.9):
+        assert "e" not in json.dumps(clean_number(value))
+
+
+def test_tiny_constants_in_conditions_are_refused(tmp_pack):
+    with pytest.raises(PackError, match="closer to zero than 0.0001"):
+        tmp_pack([rule("T-TINY", [{"fact": "line_item", "where": "amount > 0.00001"}],
+                       report={})])
+
+
+def test_a_parameter_override_cannot_smuggle_an_unrepresentable_number(tmp_path):
+    folder = write_pack(tmp_path / "p", [rule("T-P", [
+        {"fact": "line_item", "where": "amount > $limit"}], report={})],
+        parameters={"limit": param(5)})
+    with pytest.raises(PackError, match="closer to zero"):
+        load_pack(folder, params={"limit": "0.000001"})
+    with pytest.raises(PackError, match="finite number"):
+        load_pack(folder, params={"limit": "inf"})
+
+
+def test_many_distinct_thresholds_fail_fast_instead_of_hanging(tmp_path):
+    # Containment: a count of distinct tests per field. With more than 512 under one node the
+    # engine's ruleset creation never returns; the subprocess timeout turns a hang into a fail.
+    rules = [rule(f"T-{i}", [{"fact": "line_item", "where": f"amount == {i}"}], report={})
+             for i in range(520)]
+    folder = write_pack(tmp_path / "p", rules)
+    result = run_python(f"""
+        from engine import PackError, load_pack
+        try:
+            load_pack({str(folder)!r})
+        except PackError as exc:
+            print("refused:", exc)
+    """, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "refused:" in result.stdout and "different values" in result.stdout
+
+
+def test_too_many_patterns_in_one_rule_are_refused(tmp_pack):
+    when = [{"fact": "line_item", "as": f"i{n}"} for n in range(13)]
+    with pytest.raises(PackError, match="at most 12"):
+        tmp_pack([rule("T-WIDE", when, report={})])
+
+
+def test_many_rules_sharing_a_first_condition_are_refused_clearly(tmp_pack):
+    # durable: error 108 past 256 join rules on one identical first condition
+    rules = [rule(f"T-{i}", [{"fact": "case"},
+                             {"fact": "line_item", "where": f"amount > {i}"}], report={})
+             for i in range(260)]
+    with pytest.raises(PackError, match="start with the same condition"):
+        tmp_pack(rules)
+
+
+def test_types_are_checked_because_the_engine_compares_loosely(tmp_pack):
+    # The engine treats true == 1 and '3' < 5 as true.
+    for where in ("legislative_review == 1", "secret_share_pct < '5'"):
+        with pytest.raises(PackError, match="cannot compare"):
+            tmp_pack([rule("T-T", [{"fact": "transparency", "where": where}], report={})])
+
+
+def test_the_same_pack_loads_twice_with_different_parameters(tmp_path):
+    # Ruleset names can never be reused in the engine; every compilation gets its own.
+    folder = write_pack(tmp_path / "p", [rule("T-P", [
+        {"fact": "line_item", "as": "i", "where": "amount > $limit"}], report={})],
+        parameters={"limit": param(100)})
+    low, high = load_pack(folder), load_pack(folder, params={"limit": "1000"})
+    assert len(assess(make_case(), low).findings) == 1
+    assert assess(make_case(), high).findings == []
+    assert low.compiled.name != high.compiled.name
