@@ -641,9 +641,9 @@ class _Checker:
                 known = sorted(self.schemas)
                 producer = ("" if pattern.kind not in derived_by else
                             " (it is derived later in a cycle)")
-                raise pattern.at.error(f"unknown fact '{pattern.kind}'{producer}"
-                                       f"{did_you_mean(pattern.kind, known)}; facts are "
-                                       f"{', '.join(known)}")
+                raise pattern.at.error(f"unknown fact '{pattern.kind}'{producer} (facts are "
+                                       f"{', '.join(known)})"
+                                       f"{did_you_mean(pattern.kind, known)}")
             if pattern.name in names:
                 raise pattern.at.error(f"the name '{pattern.name}' is used by two patterns; "
                                        "give one of them another name with 'as'")
@@ -753,9 +753,9 @@ class _Checker:
     def _field(self, pattern: Pattern, name: str, ref: ex.Ref, at: Where, rule: Rule) -> str:
         schema = self.schemas[pattern.kind]
         if name not in schema:
-            raise at.error(f"fact '{pattern.kind}' has no field '{name}'"
-                           f"{did_you_mean(name, schema)}; its fields are "
-                           f"{', '.join(sorted(schema))}", ref.offset)
+            raise at.error(f"fact '{pattern.kind}' has no field '{name}' (its fields are "
+                           f"{', '.join(sorted(schema))}){did_you_mean(name, schema)}",
+                           ref.offset)
         if not pattern.negated:
             rule.fields_read.setdefault(pattern.name, set()).add(name)
         self._refs[id(ref)] = (pattern.kind, name)
