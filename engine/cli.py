@@ -1,6 +1,7 @@
 """The `diplo` command: parse arguments, call the library, render, map the exit status."""
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -20,6 +21,8 @@ CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _fail(message: str, status: int = EXIT_ERROR):
+    # one line, always: scripts read the first line of stderr as the whole error
+    message = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
     click.echo(f"diplo: error: {message}", err=True)
     sys.exit(status)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,11 @@ def read_text(path: str | Path, *, display: str | None = None) -> str:
     if len(raw) > MAX_FILE_BYTES:  # a file that grew, or a device
         raise InputError(f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes", file=name)
     if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        at = raw.index(b"\x00")
+        line = raw[:at].count(b"\n") + 1
+        column = at - (raw.rfind(b"\n", 0, at) + 1) + 1
         raise InputError("is a binary file (it contains NUL bytes), expected UTF-8 text",
-                         file=name, line=line)
+                         file=name, line=line, column=column)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -92,6 +95,24 @@ def read_text(path: str | Path, *, display: str | None = None) -> str:
         raise InputError(f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
                          file=name, line=line, column=column) from None
     return text.removeprefix("\ufeff")
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _yaml_problem(exc) -> str:
+    problem = exc.problem or exc.context or "invalid YAML"
+    if problem == "but found another document":
+        return ("invalid YAML: a second document starts here ('---'); a file holds one "
+                "document")
+    if "maximum nesting depth" in problem:
+        return f"nesting is deeper than {MAX_DEPTH} levels"
+    if problem.startswith("mapping values are not allowed"):
+        return ("invalid YAML: a ':' is not allowed here (is this line indented differently "
+                "from the one above, or does a value containing ': ' need quotes?)")
+    return f"invalid YAML: {problem}"
 
 
 def read_document(path: str | Path, *, display: str | None = None) -> Document:
@@ -110,12 +131,21 @@ def parse_yaml(text: str, name: str) -> Document:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            problem = exc.problem or exc.context or "invalid YAML"
-            raise InputError(f"invalid YAML: {problem}", file=name,
+            raise InputError(_yaml_problem(exc), file=name,
                              line=mark.line + 1 if mark else None,
                              column=mark.column + 1 if mark else None) from None
+        except yaml.reader.ReaderError as exc:
+            # PyYAML's own text for this spans two lines and gives an offset, not a position
+            index = exc.position
+            if _Loader is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8, not characters
+                index = len(text.encode("utf-8")[:index].decode("utf-8", errors="ignore"))
+            line, column = _line_column(text, index)
+            found = (f"U+{exc.character:04X}" if isinstance(exc.character, int)
+                     else repr(exc.character))
+            raise InputError(f"invalid YAML: {exc.reason} (found {found})",
+                             file=name, line=line, column=column) from None
         except yaml.YAMLError as exc:
-            raise InputError(f"invalid YAML: {exc}", file=name) from None
+            raise InputError(f"invalid YAML: {' '.join(str(exc).split())}", file=name) from None
         except RecursionError:
             raise InputError(f"nesting is deeper than {MAX_DEPTH} levels", file=name) from None
         doc = Document(name, None, text)
@@ -128,6 +158,13 @@ def parse_yaml(text: str, name: str) -> Document:
         loader.dispose()
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
 class _Walker:
     """Builds plain Python values from a YAML node tree, recording positions and enforcing
     the limits that PyYAML does not (duplicate keys, alias expansion, depth)."""
@@ -137,9 +174,10 @@ class _Walker:
         self.doc = doc
         self.count = 0
 
-    def _fail(self, message: str, node) -> InputError:
+    def _fail(self, message: str, node, path: tuple = ()) -> InputError:
         mark = node.start_mark
-        return InputError(message, file=self.doc.name, line=mark.line + 1, column=mark.column + 1)
+        return InputError(message, file=self.doc.name, line=mark.line + 1, column=mark.column + 1,
+                          path=format_path(path) or None)
 
     def build(self, node, path: tuple, depth: int):
         self.count += 1
@@ -150,33 +188,42 @@ class _Walker:
             raise self._fail(f"nesting is deeper than {MAX_DEPTH} levels", node)
         mark = node.start_mark
         self.doc.values.setdefault(path, (mark.line + 1, mark.column + 1))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            # the walker builds collections itself, so a tag would otherwise be dropped silently
+            raise self._fail(f"unsupported YAML tag '{_short_tag(node.tag)}'; write plain "
+                             "mappings and lists", node, path)
         if isinstance(node, yaml.MappingNode):
             result: dict = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self._fail("merge keys (<<) are not supported", key_node)
+                    raise self._fail("merge keys (<<) are not supported", key_node, path)
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise self._fail("a key must be a plain string", key_node)
+                    raise self._fail("a key must be a plain string", key_node, path)
                 key = self._scalar(key_node)
                 if not isinstance(key, str):
                     key = key_node.value  # `1: x` or `yes: x`: keep what was written
                 if key in result:
                     first = self.doc.keys[path + (key,)][0]
-                    raise self._fail(f"duplicate key '{key}' (first on line {first})", key_node)
+                    raise self._fail(f"duplicate key '{key}' (first on line {first})", key_node,
+                                     path + (key,))
                 kmark = key_node.start_mark
                 self.doc.keys[path + (key,)] = (kmark.line + 1, kmark.column + 1)
                 result[key] = self.build(value_node, path + (key,), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    def _scalar(self, node):
+    def _scalar(self, node, path: tuple = ()):
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
-            raise self._fail(f"invalid YAML value: {problem}", node) from None
+            problem = problem.replace("tag:yaml.org,2002:", "!!")
+            raise self._fail(f"invalid YAML value: {problem}", node, path) from None
+        except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+            raise self._fail(f"the number {node.value[:20]}... has {len(node.value):,} "
+                             "characters; expected a number up to 1e15", node, path) from None
         if isinstance(value, float) and not math.isfinite(value):
             return value  # reported by validation with its field path
         return value
@@ -191,52 +238,103 @@ def parse_json(text: str, name: str) -> Document:
             result[key] = value
         return result
 
-    def constant(token):
-        raise _BadConstant(token)
+    def fail(message: str, index: int | None, path: tuple = ()):
+        line, column = _line_column(text, index) if index is not None else (None, None)
+        return InputError(message, file=name, line=line, column=column,
+                          path=format_path(path) or None)
 
+    too_deep = _too_deep_at(text)
+    if too_deep is not None:  # before json, whose parser recurses
+        raise fail(f"nesting is deeper than {MAX_DEPTH} levels", too_deep)
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=_BadConstant)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", file=name, line=exc.lineno,
                          column=exc.colno) from None
     except _DuplicateKey as exc:
-        raise InputError(f"duplicate key '{exc.args[0]}'", file=name,
-                         line=_line_of(text, f'"{exc.args[0]}"')) from None
-    except _BadConstant as exc:
-        raise InputError(f"invalid JSON: {exc.args[0]} is not a number", file=name,
-                         line=_line_of(text, exc.args[0])) from None
+        try:  # the YAML composer knows where the second one stands
+            parse_yaml(_SURROGATE_ESCAPE.sub(r"\\u0041", text), name)
+        except InputError as located:
+            if located.message.startswith("duplicate key"):
+                raise located from None
+        raise InputError(f"duplicate key '{exc.args[0]}'", file=name) from None
+    except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+        long_number = re.search(r"\d{4000,}", text)
+        raise fail("a number has thousands of digits; expected a number up to 1e15",
+                   long_number.start() if long_number else None) from None
     except RecursionError:
         raise InputError(f"nesting is deeper than {MAX_DEPTH} levels", file=name) from None
     doc = Document(name, data, text)
-    if _depth(data) > MAX_DEPTH:
-        raise InputError(f"nesting is deeper than {MAX_DEPTH} levels", file=name)
-    # JSON is YAML flow syntax: reuse the YAML composer for positions only.
+    # JSON is YAML flow syntax: reuse the YAML composer for positions only. YAML refuses
+    # surrogate escapes (json.dumps writes one pair per emoji); same-length stand-ins keep
+    # every position.
     try:
-        located = parse_yaml(text, name)
+        located = parse_yaml(_SURROGATE_ESCAPE.sub(r"\\u0041", text), name)
         doc.values, doc.keys = located.values, located.keys
     except InputError:
         pass
+    constant = _find(data, lambda v: isinstance(v, _BadConstant))
+    if constant is not None:
+        path, value = constant
+        error = doc.error(InputError, f"invalid JSON: {value.args[0]} is not a number (JSON "
+                          "has no NaN or Infinity)", path)
+        if error.line is None:
+            error.line, error.column = _line_column(text, max(text.find(value.args[0]), 0))
+        raise error
+    lone = _find(data, lambda v: isinstance(v, str) and _SURROGATE.search(v) is not None)
+    if lone is not None:
+        escape = _LONE_ESCAPE.search(text)
+        raise fail("invalid JSON: a \\u escape names half of a surrogate pair, not a "
+                   "character", escape.start() if escape else None, lone[0])
     return doc
 
 
-def _depth(value, level=0) -> int:
-    if level > MAX_DEPTH:
-        return level
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                          r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep_at(text: str) -> int | None:
+    """Offset of the first bracket nested deeper than MAX_DEPTH, if any."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _find(value, predicate, path: tuple = ()):
+    """(path, value) of the first value, depth first, that satisfies `predicate`."""
+    if predicate(value):
+        return path, value
     if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
-
-
-def _line_of(text: str, needle: str) -> int | None:
-    index = text.find(needle)
-    return None if index < 0 else text.count("\n", 0, index) + 1
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _find(item, predicate, path + (key,))
+        if found is not None:
+            return found
+    return None
 
 
 class _DuplicateKey(Exception):
     pass
 
 
-class _BadConstant(Exception):
-    pass
+class _BadConstant:
+    """NaN, Infinity or -Infinity in JSON: kept in place so that the error can name its field."""
+
+    def __init__(self, token: str):
+        self.args = (token,)

@@ -1,6 +1,7 @@
 """Turning pydantic's validation errors into one clear diplo error with file, line and path."""
 from __future__ import annotations
 
+import datetime
 import difflib
 import typing
 from typing import Any
@@ -13,6 +14,19 @@ from .source import Document
 PATTERN_WORDS = {
     r"^[a-z0-9][a-z0-9._-]*$": "a slug (lower-case letters, digits, '-', '_', '.')",
     r"^[A-Z]{3}$": "a three-letter currency code in capitals, such as USD",
+    # rule packs
+    r"^[a-z0-9][a-z0-9-]*$": "a name of lower-case letters, digits and '-'",
+    r"^[a-z][a-z0-9_]*$": "a name of lower-case letters, digits and '_', starting with a letter",
+    r"^[A-Za-z][A-Za-z0-9_.-]*$": "an id of letters, digits, '-', '_' and '.', starting with "
+                                  "a letter",
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$":
+        "a version MAJOR.MINOR.PATCH, such as 1.0.0",
+}
+
+# what pydantic calls the members of a union (in error locations), in words
+_UNION_MEMBERS = {
+    "bool": "true or false", "int": "a number", "float": "a number", "str": "text",
+    "constrained-str": "text", "list[str]": "a list of text", "none": "nothing",
 }
 
 
@@ -37,6 +51,10 @@ def describe(value: Any) -> str:
         return f"the string {shown!r}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, bytes):
+        return "binary data"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'s' * (len(value) != 1)}"
     if isinstance(value, dict):
@@ -77,14 +95,62 @@ _TYPE_WORDS = {
 }
 
 
+def _is_tag(part) -> bool:
+    """A location part that names a union member or validator, not a field or index."""
+    return isinstance(part, str) and (
+        part.startswith(("literal[", "list[", "dict[", "function-"))
+        or part in {"float", "int", "str", "bool", "list", "none", "constrained-str"})
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    return tuple(p for p in loc if not _is_tag(p))
+
+
+def _problems(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors as problems a person would count: the failed members of one union
+    become one problem; an unknown key comes before a missing one (a misspelt key causes
+    both, and the unknown key is the one to fix)."""
+    problems: list[dict] = []
+    unions: dict[tuple, dict] = {}
+    for err in errors:
+        loc = err["loc"]
+        at = next((i for i, p in enumerate(loc) if _is_tag(p) and not p.startswith(
+            ("literal[", "function-"))), None)
+        if at is None:
+            problems.append(err)
+            continue
+        root = loc[:at]
+        if root not in unions:
+            unions[root] = {"type": "union", "loc": root, "input": err.get("input"),
+                            "members": [], "nested": []}
+            problems.append(unions[root])
+        union = unions[root]
+        if len(loc) > at + 1:  # the input had this member's shape; its inside is wrong
+            union["nested"].append(err)
+        else:
+            union["members"].append(loc[at])
+    problems = [p["nested"][0] if p["type"] == "union" and p["nested"] else p
+                for p in problems]
+    unknown = [p["loc"] for p in problems if p["type"] == "extra_forbidden"]
+    problems = [p for p in problems if not (p["type"] == "missing" and any(
+        u[:-1] == p["loc"][:-1] and isinstance(u[-1], str) and isinstance(p["loc"][-1], str)
+        and difflib.get_close_matches(u[-1], [p["loc"][-1]], cutoff=0.6) for u in unknown))]
+    return sorted(problems, key=lambda p: p["type"] == "missing")
+
+
 def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
     """(path, message, points_at_key) for one pydantic error."""
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-        p.startswith("literal[") or p in {"float", "int", "str", "bool", "list", "none",
-                                          "function-after", "constrained-str"})))
+    loc = _clean_loc(err["loc"])
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}
+    if loc and loc[-1] == "[key]":  # a mapping key, not its value, is wrong
+        path, message, _ = explain_error({**err, "loc": loc[:-1]}, model)
+        return path, message.replace("expected ", "expected each key to be ", 1), True
+    if kind == "union":
+        words = list(dict.fromkeys(_UNION_MEMBERS.get(m, m) for m in err["members"]))
+        expected = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+        return loc, f"expected {expected}, found {describe(value)}", False
     if kind == "missing":
         return loc, f"required field '{loc[-1]}' is missing", False
     if kind == "extra_forbidden":
@@ -106,6 +172,13 @@ def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
     if kind == "string_pattern_mismatch":
         words = PATTERN_WORDS.get(ctx.get("pattern"), f"text matching {ctx.get('pattern')}")
         return loc, f"expected {words}, found {describe(value)}", False
+    if kind in ("string_too_short", "string_too_long"):
+        if kind == "string_too_short" and value == "":
+            return loc, "expected text, found an empty string", False
+        limit = ctx.get("min_length") if kind == "string_too_short" else ctx.get("max_length")
+        side = "at least" if kind == "string_too_short" else "at most"
+        return loc, (f"expected {side} {limit} character{'s' * (limit != 1)}, found "
+                     f"{len(value):,}"), False
     if kind in ("too_short", "too_long"):
         if kind == "too_short" and ctx.get("min_length", 0) <= 1 and isinstance(value, list):
             return loc, f"expected at least 1 item, found {describe(value)}", False
@@ -120,6 +193,8 @@ def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
         hint = ""
         if kind == "string_type" and isinstance(value, bool):
             hint = " (YAML reads yes, no, on and off as booleans: put the text in quotes)"
+        elif kind == "string_type" and isinstance(value, (int, float, datetime.date)):
+            hint = " (put the text in quotes)"
         elif kind in ("float_type", "int_type") and isinstance(value, str):
             hint = " (write the number without quotes)"
         elif kind == "int_type" and isinstance(value, float):
@@ -138,7 +213,7 @@ def validate(model: type[BaseModel], doc: Document, error_cls: type[DiploError],
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = _problems(exc.errors(include_url=False))
         path, message, at_key = explain_error(errors[0], model)
         more = len(errors) - 1
         if more:
