@@ -33,7 +33,8 @@ SemVer = Annotated[str, StringConstraints(
     pattern=r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")]
 Prose = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-ParamValue = bool | int | float | str | list[str]
+ParamValue = (bool | int | Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+              | str | list[str])
 
 
 class _Strict(BaseModel):
@@ -170,6 +171,7 @@ class Rule:
     citation: CitationSpec
     quote: str
     at: Where
+    sites: dict[str, Where] = field(default_factory=dict)   # "let.x", "derive.y", "message"
     params: dict[str, ParamValue] = field(default_factory=dict)   # those the rule reads
     fields_read: dict[str, set[str]] = field(default_factory=dict)  # binding -> fields
     stratum: int = 0
@@ -230,6 +232,8 @@ DEFAULT_PACK = "defense-diplomacy"
 
 def resolve_pack_dir(spec: str | Path) -> Path:
     """A pack folder from a path, or the name of a built-in pack."""
+    if not str(spec).strip():
+        raise PackError("the pack name or folder is empty", path="--pack")
     path = Path(spec)
     if path.is_dir():
         return path
@@ -323,13 +327,17 @@ def _read_guidance(root: Path, manifest: Manifest, doc: Document) -> dict[str, s
         raise doc.error(PackError, "the guidance document must be inside the pack folder",
                         ("guidance", "document"))
     if not path.is_file():
-        raise doc.error(PackError, f"guidance document {manifest.guidance.document!r} not found",
+        problem = "is a folder, not a file" if path.is_dir() else "not found"
+        raise doc.error(PackError, f"guidance document {manifest.guidance.document!r} {problem}",
                         ("guidance", "document"))
     lines = read_text(path).splitlines()
     sections = {}
     for slug, section in manifest.guidance.sections.items():
         first, last = section.lines
-        if first > last or last > len(lines):
+        if first > last:
+            raise doc.error(PackError, f"lines {first}-{last}: the first line comes after the "
+                            "last", ("guidance", "sections", slug, "lines"))
+        if last > len(lines):
             raise doc.error(PackError, f"lines {first}-{last} are outside the document "
                             f"({len(lines)} lines)", ("guidance", "sections", slug, "lines"))
         if _normalise(section.heading) != _normalise(lines[first - 1]):
@@ -367,7 +375,8 @@ def _parse(text, at: Where) -> ex.Node:
     try:
         return ex.parse(text)
     except ex.ExprError as exc:
-        raise at.error(f"in expression {text!r}: {exc.message}", exc.offset) from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise at.error(f"in expression {shown!r}: {exc.message}", exc.offset) from None
 
 
 def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifest,
@@ -392,16 +401,23 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
         patterns.append(Pattern(body.fact, body.as_ or body.fact, negated, where,
                                 _expr_where(doc, ppath + ("where",)) if body.where
                                 else _where(doc, ppath)))
-    lets = {name: _parse(value, _expr_where(doc, base + ("let", name)))
-            for name, value in spec.let.items()}
+    sites: dict[str, Where] = {}
+    lets = {}
+    for name, value in spec.let.items():
+        sites[f"let.{name}"] = _expr_where(doc, base + ("let", name))
+        lets[name] = _parse(value, sites[f"let.{name}"])
     derive_fields = {}
     if spec.derive:
-        derive_fields = {name: _parse(value, _expr_where(doc, base + ("derive", "fields", name)))
-                         for name, value in spec.derive.fields.items()}
+        sites["derive"] = _where(doc, base + ("derive", "fact"))
+        for name, value in spec.derive.fields.items():
+            sites[f"derive.{name}"] = _expr_where(doc, base + ("derive", "fields", name))
+            derive_fields[name] = _parse(value, sites[f"derive.{name}"])
     message = remediation = None
     if spec.report:
+        sites["message"] = _where(doc, base + ("report", "message"))
         message = _template(spec.report.message, doc, base + ("report", "message"))
         if spec.report.remediation:
+            sites["remediation"] = _where(doc, base + ("report", "remediation"))
             remediation = _template(spec.report.remediation, doc,
                                     base + ("report", "remediation"))
         concern = manifest.concerns.get(spec.report.concern)
@@ -434,7 +450,7 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
         position = found + len(piece.strip())
     return Rule(spec.id, manifest.name, spec.title, spec.description, patterns, lets,
                 spec.derive.fact if spec.derive else None, derive_fields, spec.report, message,
-                remediation, citation, citation.quote, at)
+                remediation, citation, citation.quote, at, sites)
 
 
 def _template(text: str, doc: Document, path: tuple) -> Template:
@@ -601,12 +617,11 @@ def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> l
         if state.get(kind) == 2:
             return
         if state.get(kind) == 1:
-            cycle = [r for r in stack if r.derive_kind]
-            start = next(i for i, r in enumerate(cycle) if any(
-                p.kind == kind for p in r.patterns))
-            names = " -> ".join(f"{r.id} ({r.derive_kind})" for r in cycle[start:])
-            raise cycle[-1].at.error(f"derivation cycle: {names} -> {kind}; a fact may not "
-                                     "depend on itself")
+            start = next(i for i, r in enumerate(stack) if r.derive_kind == kind)
+            cycle = stack[start:]
+            names = " -> ".join(f"{r.id} (derives {r.derive_kind})" for r in cycle)
+            raise cycle[-1].at.error(f"derivation cycle: {names}, which uses {kind}; a fact "
+                                     "may not depend on itself")
         state[kind] = 1
         for rule in derived_by.get(kind, []):
             stack.append(rule)
@@ -676,28 +691,30 @@ class _Checker:
         value_scope = [p for p in rule.patterns if not p.negated]
         let_types: dict[str, str] = {}
         for name, node in rule.lets.items():
-            at = rule.at
+            at = rule.sites.get(f"let.{name}", rule.at)
             let_types[name] = self._type(node, lambda ref: self._resolve_value(
                 ref, at, names, value_scope, rule, let_types), lambda n: use_param(n, at), at)
         field_types = {}
         for name, node in rule.derive_fields.items():
-            at = rule.at
+            at = rule.sites.get(f"derive.{name}", rule.at)
             field_types[name] = self._type(node, lambda ref: self._resolve_value(
                 ref, at, names, value_scope, rule, let_types), lambda n: use_param(n, at), at)
-        for template in (rule.message, rule.remediation):
+        for key, template in (("message", rule.message), ("remediation", rule.remediation)):
             if template is None:
                 continue
+            # folded text moves placeholders off their written column: point at the template
+            at = rule.sites.get(key, rule.at)
             for ph in template.placeholders:
                 if ph.name.startswith("$"):
-                    use_param(ex.Param(ph.offset, ph.name[1:]), rule.at)
+                    use_param(ex.Param(None, ph.name[1:]), at)
                 else:
-                    self._resolve_value(ex.Ref(ph.offset, tuple(ph.name.split("."))), rule.at,
+                    self._resolve_value(ex.Ref(None, tuple(ph.name.split("."))), at,
                                         names, value_scope, rule, let_types)
         if rule.derive_kind:
             schema = {name: typ.rstrip("?") + "?" for name, typ in field_types.items()}
             existing = self.schemas.get(rule.derive_kind)
             if existing is not None and existing != schema:
-                raise rule.at.error(
+                raise rule.sites.get("derive", rule.at).error(
                     f"fact '{rule.derive_kind}' is derived elsewhere with fields "
                     f"{_show_schema(existing)}; this rule gives {_show_schema(schema)}")
             self.schemas[rule.derive_kind] = schema
@@ -843,19 +860,20 @@ class _Checker:
             allowed, what = ENUMS[kind_field], f"value of {kind_field[0]}.{kind_field[1]}"
         else:
             return
-        values: list[tuple[str, int]] = []
+        values: list[tuple[str, int, str]] = []
         if isinstance(right, ex.ListLit):
             for item in right.items:
                 if isinstance(item, ex.Literal):
-                    values.append((item.value, item.offset))
+                    values.append((item.value, item.offset, ""))
         elif isinstance(right, ex.Param):
             value = self._param_value(right)
             if isinstance(value, list):
-                values.extend((v, right.offset) for v in value)
-        for value, offset in values:
+                values.extend((v, right.offset, f" (in parameter ${right.name})")
+                              for v in value)
+        for value, offset, origin in values:
             if value not in allowed:
-                raise at.error(f"'{value}' is not a {what}{did_you_mean(value, allowed)}",
-                               offset)
+                raise at.error(f"'{value}'{origin} is not a {what}"
+                               f"{did_you_mean(value, allowed)}", offset)
 
     def _param_value(self, node: ex.Param):
         spec = self._params.get(node.name)

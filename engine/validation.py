@@ -26,7 +26,8 @@ PATTERN_WORDS = {
 # what pydantic calls the members of a union (in error locations), in words
 _UNION_MEMBERS = {
     "bool": "true or false", "int": "a number", "float": "a number", "str": "text",
-    "constrained-str": "text", "list[str]": "a list of text", "none": "nothing",
+    "constrained-str": "text", "constrained-float": "a number", "constrained-int": "a number",
+    "list[str]": "a list of text", "none": "nothing",
 }
 
 
@@ -99,7 +100,8 @@ def _is_tag(part) -> bool:
     """A location part that names a union member or validator, not a field or index."""
     return isinstance(part, str) and (
         part.startswith(("literal[", "list[", "dict[", "function-"))
-        or part in {"float", "int", "str", "bool", "list", "none", "constrained-str"})
+        or part in {"float", "int", "str", "bool", "list", "none", "constrained-str",
+                    "constrained-float", "constrained-int"})
 
 
 def _clean_loc(loc: tuple) -> tuple:
@@ -129,6 +131,10 @@ def _problems(errors: list[dict]) -> list[dict]:
             union["nested"].append(err)
         else:
             union["members"].append(loc[at])
+            # a member whose type fit but whose constraint failed (a NaN for a number) says
+            # more than the list of types the union takes
+            if not err["type"].endswith(("_type", "_parsing")) and err["type"] != "literal_error":
+                union["nested"].append({**err, "loc": root})
     problems = [p["nested"][0] if p["type"] == "union" and p["nested"] else p
                 for p in problems]
     unknown = [p["loc"] for p in problems if p["type"] == "extra_forbidden"]
