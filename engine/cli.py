@@ -1,6 +1,7 @@
 """The `diplo` command: parse arguments, call the library, render, map the exit status."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 import traceback
@@ -73,6 +74,10 @@ class _Guarded(click.Group):
             _fail(str(exc))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # the reader went away (`diplo ... | head`); nothing more to say to it
+            sys.stdout = open(os.devnull, "w")
+            sys.exit(141)
         except KeyboardInterrupt:
             click.echo("diplo: interrupted", err=True)
             sys.exit(130)
