@@ -78,6 +78,7 @@ class Record:
 
     id: str
     kind: str
+    key: str                  # what makes it one of its kind: "+"-joined base fact keys
     fields: dict
     subjects: tuple[str, ...]
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -403,6 +404,10 @@ class CompiledPack:
               outcome: Outcome):
         bound = {p.name: outcome.records[matched[aliases[p.name]]["id"]] for p in positive}
         subjects = tuple(dict.fromkeys(s for p in positive for s in bound[p.name].subjects))
+        # identity comes from every matched fact, so two firings on different facts about
+        # the same subjects (a commitment's two dependencies) are two results, never one
+        key = "+".join(dict.fromkeys(atom for p in positive if bound[p.name].key
+                                     for atom in bound[p.name].key.split("+")))
         because = tuple(r.id for r in bound.values() if r.rule is not None)
         inputs: set[str] = set()
         for p in positive:
@@ -423,7 +428,6 @@ class CompiledPack:
 
         for name, node in rule.lets.items():
             lets[name] = ex.evaluate(node, lookup, params)
-        key = "+".join(subjects)
         if rule.derive_kind:
             fact_id = f"{rule.derive_kind}:{key}" if key else rule.derive_kind
             if fact_id in outcome.records:
@@ -433,7 +437,7 @@ class CompiledPack:
                 value = clean_number(ex.evaluate(node, lookup, params))
                 if value is not ex.MISSING and value is not None:
                     fields[name] = value
-            record = Record(fact_id, rule.derive_kind, fields, subjects, {}, rule, because,
+            record = Record(fact_id, rule.derive_kind, key, fields, subjects, {}, rule, because,
                             tuple(sorted(inputs, key=_natural)))
             outcome.records[fact_id] = record
             outcome.derived.append(record)
@@ -462,7 +466,8 @@ class CompiledPack:
         """Assess one case's facts; returns what the rules derived and reported."""
         outcome = Outcome(ctx=ctx)
         for fact in facts:
-            outcome.records[fact.id] = Record(fact.id, fact.kind, fact.fields, fact.subjects,
+            outcome.records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields,
+                                              fact.subjects,
                                               fact.sources)
         with self._lock:
             if self._leaked >= MAX_LEAKED_SESSIONS:

@@ -22,6 +22,7 @@ from .template import Template, TemplateError, parse_template
 from .validation import did_you_mean, validate
 
 MANIFEST = "pack.yaml"
+TEST_SUFFIXES = (".test.yaml", ".test.yml")  # rule tests sit beside rules; never rules
 MAX_RULES = 3500            # durable allows 4096 actions per ruleset; leave room for our own
 MAX_PATTERNS = 12           # durable joins at most 16 facts per rule
 MAX_LIST_VALUES = 100
@@ -304,7 +305,8 @@ def _rule_files(root: Path, manifest: Manifest, doc: Document) -> list[Path]:
             raise doc.error(PackError, f"rule file path {pattern!r} leaves the pack folder; "
                             "paths are relative to the pack and stay inside it", ("rules", i))
         matches = sorted(p for p in root.glob(pattern) if p.is_file()
-                         and p.suffix in (".yaml", ".yml", ".json") and p.name != MANIFEST)
+                         and p.suffix in (".yaml", ".yml", ".json") and p.name != MANIFEST
+                         and not p.name.endswith(TEST_SUFFIXES))
         for path in matches:
             if not _inside(root, path):
                 raise doc.error(PackError, f"rule file {str(path)!r} resolves outside the pack "

@@ -196,3 +196,10 @@ def test_assess_rejects_a_case_with_categories_the_pack_does_not_declare(pack):
     case = make_case(line_items=[{"id": "x", "category": "joint_exercise", "amount": 1}])
     with pytest.raises(CaseError, match="did you mean 'joint_exercises'"):
         assess(case, pack)
+
+
+def test_firings_on_different_facts_about_one_subject_are_all_reported(pack):
+    case = make_case(commitments=[{"id": "c", "kind": "alliance",
+                                   "depends_on": ["peacekeeping", "military_aid"]}])
+    found = sorted(f.id for f in assess(case, pack).findings if f.rule == "DD-COM-006")
+    assert found == ["DD-COM-006:c/military_aid", "DD-COM-006:c/peacekeeping"]
