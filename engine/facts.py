@@ -39,6 +39,13 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "share_of_total_pct": "number", "share_of_gdp_pct": "number?",
         "line_item_count": "number",
     },
+    "group": {
+        "id": "string", "amount": "number", "prior": "number?", "change": "number?",
+        "change_pct": "number?", "prior_real": "number?", "real_change": "number?",
+        "real_change_pct": "number?", "share_of_total_pct": "number",
+        "share_of_gdp_pct": "number?", "line_item_count": "number",
+        "category_count": "number",
+    },
     "commitment": {
         "id": "string", "kind": "string", "status": "string", "ends_year": "number?",
         "years_left": "number?", "partner_count": "number", "dependency_count": "number",
@@ -188,6 +195,25 @@ def case_facts(case: Case, groups: dict[str, str] | None = None) -> list[Fact]:
         _put(fact, "id", category, tuple(f"{item_paths[i]}.category" for i in members))
         _put(fact, "group", groups.get(category, ""), ())
         _put(fact, "line_item_count", len(members), ())
+        _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
+                 tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
+                 total, total_src, case.gdp, gdp_src)
+        facts.append(fact)
+
+    by_group: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        group = groups.get(item.category, "")
+        if group:
+            by_group.setdefault(group, []).append(i)
+    for group in sorted(by_group):
+        members = by_group[group]
+        amount = sum(items[i].amount for i in members)
+        priors = [items[i].prior for i in members]
+        prior = sum(priors) if all(x is not None for x in priors) else None
+        fact = Fact("group", group, {}, tuple(items[i].id for i in members))
+        _put(fact, "id", group, tuple(f"{item_paths[i]}.category" for i in members))
+        _put(fact, "line_item_count", len(members), ())
+        _put(fact, "category_count", len({items[i].category for i in members}), ())
         _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
                  tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
                  total, total_src, case.gdp, gdp_src)
