@@ -585,7 +585,7 @@ def print_report(out: dict) -> None:
          f"{g['commitments_mean']:.2f}, {g['history_mean']:.2f}"],
         ["verdicts pass / warn / fail",
          " / ".join(str(out['stages']['verdicts'].get(v, 0)) for v in ('pass', 'warn', 'fail'))],
-        ["plain check agrees with DD-ENG-002 findings", f"{g['plain_agrees']} of {g['cases']}"],
+        ["plain check agrees with DD-ENG-002/003 findings", f"{g['plain_agrees']} of {g['cases']}"],
     ], tablefmt="plain"))
 
     t = out["throughput"]
@@ -728,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     pack = load_pack()
     params = pack.parameters["defense-diplomacy"]
     engagement = frozenset(params["engagement_categories"].value)
-    cut_pct = float(params["engagement_cut_pct"].value)
+    cut_pct = float(params["cut_pct"].value)
     cases = generate_cases(args.cases, args.seed, pack)
 
     # once before timing: the first assessment pays for lazy imports and caches
@@ -740,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     cost_model = engine_cost_model(200)
 
     plain_counts = [plain_engagement_cuts(c, engagement, cut_pct) for c in cases]
-    eng_counts = [sum(f.rule == "DD-ENG-002" for f in assess(c, pack).findings)
+    eng_counts = [sum(f.rule in ("DD-ENG-002", "DD-ENG-003") for f in assess(c, pack).findings)
                   for c in cases]
     generated = describe(cases, plain_counts, eng_counts)
 

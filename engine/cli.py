@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__, formats
-from .errors import DiploError
+from .errors import DiploError, UsageError
 from .model import SEVERITIES
 
 EXIT_OK = 0           # assessed; no risk at or above --fail-on
@@ -107,11 +107,14 @@ def main():
 @_format_option()
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
               help="Exit with status 1 when a risk is at or above this severity.")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit with status 0 even when a risk reaches --fail-on (for reports that "
+                   "must not stop a pipeline); invalid input still exits with 2.")
 @click.option("--explain", is_flag=True,
               help="Include every derived fact (with its rule and inputs) in the report.")
 @click.option("--details", is_flag=True,
               help="In the table, also print each finding's message, remedy and quote.")
-def assess(cases, packs, params, format_name, fail_on, explain, details):
+def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details):
     """Assess one or more case files (YAML or JSON; a folder means the cases in it).
 
     Exit status: 0 no risk at or above --fail-on, 1 at least one, 2 nothing assessed
@@ -121,7 +124,33 @@ def assess(cases, packs, params, format_name, fail_on, explain, details):
     pack = _load_pack(packs, params)
     reports = assess_files(_expand(cases), pack, explain=explain)
     click.echo(formats.get(format_name).reports(reports, details=details), nl=False)
-    sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
+    failed = any(r.fails(fail_on) for r in reports) and not exit_zero
+    sys.exit(EXIT_FAIL if failed else EXIT_OK)
+
+
+@main.command("test")
+@click.argument("packs", nargs=-1, metavar="[PACK]...")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a rule pack parameter for every test (repeatable); a test's own "
+                   "params go on top.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print one line per passing test.")
+def test_packs(packs, params, verbose):
+    """Run the rule tests (*.test.yaml beside the rules) of each PACK (a folder or built-in
+    pack name; default: the defense-diplomacy pack), with the packs loaded together.
+
+    Exit status: 0 every test passed, 1 a test failed, 2 an invalid pack or test file, or no
+    test found, 3 an internal error.
+    """
+    from .pack import DEFAULT_PACK
+    from .packtest import format_outcomes, run_pack_tests
+    from .run import parse_params
+    packs = packs or (DEFAULT_PACK,)
+    outcomes = run_pack_tests(list(packs), parse_params(params))
+    if not outcomes:
+        raise UsageError(f"no rule tests found in {', '.join(packs)} (test files are named "
+                         "*.test.yaml, beside the rule files)")
+    click.echo(format_outcomes(outcomes, verbose=verbose), nl=False)
+    sys.exit(EXIT_OK if all(o.passed for o in outcomes) else EXIT_FAIL)
 
 
 @main.group()

@@ -120,6 +120,7 @@ class _Scope:
     current: Pattern
     at: Where
     joins: int = 0
+    referenced: set = field(default_factory=set)   # (alias, engine field) used in joins
 
 
 class _Translator:
@@ -138,6 +139,7 @@ class _Translator:
             # a negation cannot come first: anchor the rule on the one case fact
             bindings.append({"anchor": {KIND: "case"}})
         joins = 0
+        referenced: set = set()
         for i, pattern in enumerate(positive + negated):
             if pattern.negated and rule.stratum > 0 and i == len(positive):
                 # after the positive patterns, so the gate is rarely a rule's first condition
@@ -149,7 +151,15 @@ class _Translator:
             if pattern.where is not None:
                 cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
             joins += scope.joins
+            referenced |= scope.referenced
             bindings.append({alias + ("$not" if pattern.negated else ""): cond})
+        # A join on a field that the other fact lacks aborts the whole batch (error 311), so
+        # the fact a join reads from must have the field: a comparison with it would be false.
+        for binding in bindings:
+            (alias, cond), = binding.items()
+            needed = sorted(name for ref_alias, name in referenced if ref_alias == alias)
+            if needed:
+                binding[alias] = {"$and": [cond] + [{"$ex": {name: 1}} for name in needed]}
         if rule.stratum > 0 and not negated:
             bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
         if joins > MAX_JOIN_REFS:
@@ -323,7 +333,9 @@ class _Translator:
             if self.is_own(node, scope):
                 return {"$m": durable_field(node.parts[-1])}
             scope.joins += 1
-            return {scope.aliases[node.parts[0]]: durable_field(node.parts[1])}
+            alias, name = scope.aliases[node.parts[0]], durable_field(node.parts[1])
+            scope.referenced.add((alias, name))
+            return {alias: name}
         if isinstance(node, ex.Unary) and node.op == "-":
             return {"$mul": {"$l": -1, "$r": self.value(node.operand, scope)}}
         if isinstance(node, ex.Binary):

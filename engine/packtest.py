@@ -14,22 +14,29 @@ A test file sits beside a rule file (`rules/engagement.yaml` -> `rules/engagemen
           - {rule: DD-ENG-002, subjects: [ex], severity: medium}
         absent:                 # none may match any finding
           - {rule: DD-ENG-003}
+
+A pattern matches a finding of its `rule` whose subjects (in any order), severity, concern and
+kind equal those the pattern gives. A test that is wrong in itself (an invalid case, a pattern
+naming no reporting rule or one it can never match, an unknown parameter) raises a DiploError
+that names the test file, the line and the field; a test that runs but does not get the
+findings it wants is a failed Outcome.
 """
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from .errors import DiploError, PackError
+from .errors import CaseError, DiploError, PackError
 from .model import Case, FindingKind, Report, Severity
-from .pack import PackSet, resolve_pack_dir
+from .pack import TEST_SUFFIXES, PackSet, resolve_pack_dir
 from .source import Document, format_path, read_document
-from .validation import validate
+from .validation import did_you_mean, validate
 
 TEST_SUFFIX = ".test.yaml"
 HEADER = {"title": "Rule test", "country": "Testland", "fiscal_year": 2027, "currency": "USD"}
@@ -47,8 +54,10 @@ class FindingPattern(_Strict):
     kind: FindingKind | None = None
 
     def matches(self, finding) -> bool:
+        # subjects are what a finding is about, not a sequence: their order follows the
+        # rule's patterns, which a test should not have to know
         return (finding.rule == self.rule
-                and (self.subjects is None or finding.subjects == self.subjects)
+                and (self.subjects is None or sorted(finding.subjects) == sorted(self.subjects))
                 and (self.severity is None or finding.severity == self.severity)
                 and (self.concern is None or finding.concern == self.concern)
                 and (self.kind is None or finding.kind == self.kind))
@@ -62,6 +71,8 @@ class FindingPattern(_Strict):
 
 
 class TestSpec(_Strict):
+    __test__ = False  # a data model, not something for pytest to collect
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     case: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, bool | int | float | str | list[str]] = Field(default_factory=dict)
@@ -70,6 +81,8 @@ class TestSpec(_Strict):
 
 
 class TestFile(_Strict):
+    __test__ = False
+
     base: dict[str, Any] = Field(default_factory=dict)
     tests: list[TestSpec] = Field(min_length=1)
 
@@ -98,10 +111,24 @@ class PackTest:
     case_data: dict
     doc: Document
     index: int
+    case: Case | None = None
 
     @property
     def id(self) -> str:
-        return f"{Path(self.file).name}::{self.spec.name}"
+        # no '::' in it: older pytest splits node ids on every '::'
+        return f"{Path(self.file).name}: {self.spec.name}"
+
+    def error(self, cls, message: str, path: tuple, *, key: bool = False) -> DiploError:
+        """An error at a field of this test (`path` is inside the test's entry)."""
+        return self.doc.error(cls, message, ("tests", self.index) + tuple(path), key=key)
+
+    def case_error(self, exc: DiploError) -> DiploError:
+        """A case error, placed at this test: the case is merged from several places, so the
+        test's own line and the field's path in the case say where to look."""
+        exc.file, exc.line, exc.column = self.file, self.line, None
+        exc.path = f"case.{exc.path}" if exc.path else "case"
+        exc.message += f" (test '{self.spec.name}')"
+        return exc
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -119,48 +146,153 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "test"
 
 
-def collect(pack_dir: str | Path) -> list[PackTest]:
-    """Every test of a pack folder (or built-in pack name), in file and file order."""
+def _display(path: Path) -> str:
+    """A path as a reader would type it: relative to the working folder when inside it
+    (built-in packs resolve to absolute paths)."""
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+def find_test_files(pack_dir: str | Path) -> list[Path]:
     root = resolve_pack_dir(pack_dir)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(TEST_SUFFIXES))
+
+
+def collect(pack_dir: str | Path) -> list[PackTest]:
+    """Every test of a pack folder (or built-in pack name), in file and file order.
+
+    Raises a DiploError for the first invalid test file or test case."""
     tests: list[PackTest] = []
-    for path in sorted(root.rglob(f"*{TEST_SUFFIX}")):
-        doc = read_document(path)
-        spec_file: TestFile = validate(TestFile, doc, PackError, what="rule test file")
-        for i, spec in enumerate(spec_file.tests):
-            data = merge(merge({"id": _slug(spec.name), **HEADER}, spec_file.base), spec.case)
-            line = doc.position(("tests", i))[0]
-            tests.append(PackTest(str(path), line, spec, data, doc, i))
+    for path in find_test_files(pack_dir):
+        tests.extend(read_tests(path))
     return tests
 
 
-def run_test(test: PackTest, pack: PackSet, load_pack) -> Outcome:
+def read_tests(path: str | Path) -> list[PackTest]:
+    """The tests of one test file, each with its case validated."""
+    name = _display(Path(path))
+    doc = read_document(path, display=name)
+    spec_file: TestFile = validate(TestFile, doc, PackError, what="rule test file")
+    tests: list[PackTest] = []
+    first: dict[str, int] = {}
+    for i, spec in enumerate(spec_file.tests):
+        line = doc.position(("tests", i))[0]
+        data = merge(merge({"id": _slug(spec.name), **HEADER}, spec_file.base), spec.case)
+        test = PackTest(name, line, spec, data, doc, i)
+        if spec.name in first:
+            raise test.error(PackError, f"duplicate test name '{spec.name}' (first on line "
+                             f"{first[spec.name]})", ("name",))
+        first[spec.name] = line
+        if not spec.expect and not spec.absent:
+            raise test.error(PackError, "a test must expect or forbid at least one finding "
+                             "(give `expect` or `absent`)", ())
+        try:
+            test.case = validate(Case, Document(name, data), CaseError, what="case")
+        except DiploError as exc:
+            raise test.case_error(exc) from None
+        tests.append(test)
+    return tests
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def _frozen(params: dict) -> tuple:
+    # the type is part of the key: 1 == True == 1.0 in Python, but not to a parameter check
+    return tuple(sorted((name, type(value).__name__,
+                         tuple(value) if isinstance(value, list) else value)
+                        for name, value in params.items()))
+
+
+class PackCache:
+    """Compiles a pack set with a test's parameter overrides, once per distinct set of
+    values: tests of one pack repeat a few overrides, and compiling costs more than
+    assessing."""
+
+    def __init__(self, base_params: dict | None = None,
+                 load_pack: Callable[..., PackSet] | None = None):
+        self.base_params = dict(base_params or {})
+        self._load_pack = load_pack
+        self._packs: dict[tuple, PackSet] = {}
+        self.compiled = 0
+
+    def __call__(self, *specs: str | Path, params: dict) -> PackSet:
+        key = (tuple(str(s) for s in specs), _frozen(params))
+        if key not in self._packs:
+            from .run import load_pack
+            load = self._load_pack or load_pack
+            self._packs[key] = load(*specs, params={**self.base_params, **params})
+            self.compiled += 1
+        return self._packs[key]
+
+
+def _with_params(test: PackTest, pack: PackSet, load_pack) -> PackSet:
+    try:
+        return load_pack(*[p.root for p in pack.packs], params=dict(test.spec.params))
+    except DiploError as exc:
+        name = (exc.path or "").removeprefix("--param ")
+        if exc.file is None and exc.path and name in test.spec.params:
+            unknown = exc.message.startswith(("unknown parameter", "parameter '"))
+            raise test.error(type(exc), exc.message, ("params", name), key=unknown) from None
+        exc.message += f" (with the params of test '{test.spec.name}' at {test.file}:{test.line})"
+        raise
+
+
+def check_patterns(test: PackTest, pack: PackSet) -> None:
+    """Every pattern names a rule that reports, and could match what that rule reports: a
+    pattern that can never match makes an `absent` pass whatever the rules do."""
+    rules = {rule.id: rule for rule in pack.rules}
+    for group in ("expect", "absent"):
+        for j, pattern in enumerate(getattr(test.spec, group)):
+            rule = rules.get(pattern.rule)
+            if rule is None:
+                raise test.error(PackError, f"no loaded rule has the id '{pattern.rule}'"
+                                 f"{did_you_mean(pattern.rule, rules)}", (group, j, "rule"))
+            if rule.report is None:
+                raise test.error(PackError, f"rule {rule.id} derives a fact and reports no "
+                                 "finding; test it through a rule that reports",
+                                 (group, j, "rule"))
+            for attribute in ("kind", "severity", "concern"):
+                wanted, actual = getattr(pattern, attribute), getattr(rule.report, attribute)
+                if wanted is not None and wanted != actual:
+                    raise test.error(PackError, f"rule {rule.id} reports {attribute} "
+                                     f"'{actual}', never '{wanted}'", (group, j, attribute))
+
+
+def describe_finding(finding) -> str:
+    """A finding in the notation of a pattern, so that wanted and found line up."""
+    return (f"{finding.rule} [{', '.join(finding.subjects)}] {finding.kind} {finding.severity} "
+            f"{finding.concern}  ({finding.id})")
+
+
+def run_test(test: PackTest, pack: PackSet, load_pack=None) -> Outcome:
     """Run one test. `load_pack` compiles the pack set again when the test overrides
-    parameters."""
+    parameters (a PackCache keeps one compilation per distinct override; default: none)."""
     from .case import check_case
     from .run import assess
 
     spec = test.spec
-    outcome = Outcome(test.file, test.line, spec.name, True)
-    try:
-        if spec.params:
-            pack = load_pack(*[p.root for p in pack.packs], params=spec.params)
+    if spec.params:
+        pack = _with_params(test, pack, load_pack or PackCache())
+    check_patterns(test, pack)
+    case = test.case
+    if case is None:  # a PackTest built by hand
         try:
-            case = Case.model_validate(test.case_data)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            raise PackError(f"the test's case is invalid: {format_path(first['loc'])}: "
-                            f"{first['msg']}", file=test.file, line=test.line) from None
-        check_case(case, pack.categories, Document(f"{test.file}:{test.line}", None))
-        report: Report = assess(case, pack)
+            case = validate(Case, Document(test.file, test.case_data), CaseError, what="case")
+        except DiploError as exc:
+            raise test.case_error(exc) from None
+    try:
+        check_case(case, pack.categories, Document(test.file, test.case_data))
     except DiploError as exc:
-        outcome.passed = False
-        outcome.problems.append(f"error: {exc}")
-        return outcome
-    outcome.findings = [f"{f.rule} [{', '.join(f.subjects)}] {f.kind} {f.severity} "
-                        f"{f.concern}" for f in report.findings]
+        raise test.case_error(exc) from None
+    report: Report = assess(case, pack)
+
+    outcome = Outcome(test.file, test.line, spec.name, True)
+    outcome.findings = [describe_finding(f) for f in report.findings]
     for want in spec.expect:
         if not any(want.matches(f) for f in report.findings):
-            outcome.problems.append(f"expected a finding {want}")
+            outcome.problems.append(f"expected a finding {want}, found none")
     for unwanted in spec.absent:
         hits = [f for f in report.findings if unwanted.matches(f)]
         if hits:
@@ -170,12 +302,54 @@ def run_test(test: PackTest, pack: PackSet, load_pack) -> Outcome:
     return outcome
 
 
-def run_pack_tests(pack_dirs: list[str | Path]) -> list[Outcome]:
-    """Run the tests of each pack folder against the packs loaded together."""
+def run_pack_tests(pack_dirs: list[str | Path], params: dict | None = None) -> list[Outcome]:
+    """Run the tests of each pack folder against the packs loaded together (with `params`
+    overriding parameters for every test; a test's own `params` go on top)."""
     from .run import load_pack
-    pack = load_pack(*pack_dirs)
-    outcomes = []
-    for pack_dir in pack_dirs:
-        for test in collect(pack_dir):
-            outcomes.append(run_test(test, pack, load_pack))
-    return outcomes
+    pack = load_pack(*pack_dirs, params=params or None)
+    cache = PackCache(params)
+    tests = [test for p in pack.packs for test in collect(p.root)]
+    return [run_test(test, pack, cache) for test in tests]
+
+
+# --- coverage and output ----------------------------------------------------------------------
+
+def untested_rules(pack: PackSet, tests: list[PackTest],
+                   pack_names: list[str] | None = None) -> list[str]:
+    """Rules that report, lacking a test where they must fire (`expect`) or one where they
+    must not (`absent`): one line each. Rules that derive are tested through the findings
+    built on their facts."""
+    expected = {p.rule for t in tests for p in t.spec.expect}
+    forbidden = {p.rule for t in tests for p in t.spec.absent}
+    missing = []
+    for rule in pack.rules:
+        if rule.report is None or (pack_names is not None and rule.pack not in pack_names):
+            continue
+        lacks = [what for what, named in (("test where it fires (expect)", expected),
+                                          ("test where it must not fire (absent)", forbidden))
+                 if rule.id not in named]
+        if lacks:
+            missing.append(f"{rule.id} ({rule.at.file}:{rule.at.line}): no "
+                           + " and no ".join(lacks))
+    return missing
+
+
+def format_failure(outcome: Outcome) -> str:
+    lines = [f"FAIL {outcome.where}: {outcome.name}"]
+    lines += [f"  {problem}" for problem in outcome.problems]
+    lines.append("  findings of the case:" + ("" if outcome.findings else " none"))
+    lines += [f"    {finding}" for finding in outcome.findings]
+    return "\n".join(lines) + "\n"
+
+
+def format_outcomes(outcomes: list[Outcome], *, verbose: bool = False) -> str:
+    """What `diplo test` prints: failures in full (passes too, one line each, when verbose),
+    then the count line."""
+    blocks = []
+    for outcome in outcomes:
+        if not outcome.passed:
+            blocks.append(format_failure(outcome))
+        elif verbose:
+            blocks.append(f"ok   {outcome.where}: {outcome.name}\n")
+    passed = sum(o.passed for o in outcomes)
+    return "".join(blocks) + f"{passed} passed, {len(outcomes) - passed} failed\n"

@@ -31,8 +31,16 @@ def _number(value, decimals: int = 1) -> str:
     return text
 
 
+def _trimmed(value, decimals: int) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _pct(value, ctx) -> str:
-    return f"{_number(value)}%" if _is_num(value) else str(value)
+    # two decimals under 10%, so 1.98% of GDP never reads as "2.0%" against a 2% guideline
+    if not _is_num(value):
+        return str(value)
+    return f"{_trimmed(value, 2 if abs(value) < 10 else 1)}%"
 
 
 def _is_num(value) -> bool:
@@ -44,7 +52,9 @@ def _money(value, ctx) -> str:
         return str(value)
     unit = ctx.get("unit", "")
     unit = "" if unit in ("one", "") else f" {unit}"
-    return f"{_number(round(value, 1))}{unit} {ctx.get('currency', '')}".rstrip()
+    size = abs(value)
+    decimals = 0 if size >= 1000 else 1 if size >= 10 else 2 if size >= 1 else 3
+    return f"{_trimmed(value, decimals)}{unit} {ctx.get('currency', '')}".rstrip()
 
 
 FILTERS = {

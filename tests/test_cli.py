@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(f"cases/{p.name}" for p in (ROOT / "cases").glob("*.yaml"))
 ALLY = "cases/ally-trims-exercises.yaml"
 BALANCED = "cases/balanced-partner.yaml"
+OPAQUE_RISE = "cases/opaque-nominal-rise.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -71,8 +72,12 @@ def test_assess_each_example(case, fmt):
 
 def test_known_verdicts():
     assert run("assess", ALLY).exit_code == 1
-    assert run("assess", ALLY, "--fail-on", "critical").exit_code == 0
-    assert report(ALLY)["summary"]["risks"]["critical"] == 0
+    assert report(ALLY)["summary"]["risks"]["critical"] == 1
+    assert run("assess", ALLY, "--fail-on", "critical").exit_code == 1
+    assert run("assess", OPAQUE_RISE, "--fail-on", "critical").exit_code == 1
+    result = run("assess", ALLY, "--exit-zero")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert "Verdict: FAIL" in result.stdout
     result = run("assess", BALANCED)
     assert (result.exit_code, result.stderr) == (0, "")
     assert report(BALANCED)["verdict"] == "pass"
@@ -152,23 +157,23 @@ def test_invalid_case_among_valid_ones_assesses_nothing(tmp_path):
 
 def test_param_override_changes_the_result():
     rules = {f["rule"] for f in report(ALLY)["findings"]}
-    assert "DD-ENG-002" in rules
-    rules = {f["rule"] for f in report(ALLY, "--param", "engagement_cut_pct=60")["findings"]}
-    assert "DD-ENG-002" not in rules
+    assert "DD-ENG-003" in rules
+    rules = {f["rule"] for f in report(ALLY, "--param", "cut_pct=60")["findings"]}
+    assert "DD-ENG-003" not in rules
 
 
 def test_param_override_does_not_leak_into_the_next_run():
-    report(ALLY, "--param", "engagement_cut_pct=60")
-    assert "DD-ENG-002" in {f["rule"] for f in report(ALLY)["findings"]}
+    report(ALLY, "--param", "cut_pct=60")
+    assert "DD-ENG-003" in {f["rule"] for f in report(ALLY)["findings"]}
 
 
 def test_unknown_param():
-    result = run("assess", ALLY, "--param", "engagment_cut_pct=60")
-    assert_usage_error(result, "unknown parameter 'engagment_cut_pct'",
-                       "did you mean 'engagement_cut_pct'")
+    result = run("assess", ALLY, "--param", "deep_cutpct=60")
+    assert_usage_error(result, "unknown parameter 'deep_cutpct'",
+                       "did you mean 'deep_cut_pct'")
 
 
-@pytest.mark.parametrize("bad", ["engagement_cut_pct", "=60", "engagement_cut_pct=ten"])
+@pytest.mark.parametrize("bad", ["cut_pct", "=60", "cut_pct=ten"])
 def test_malformed_param(bad):
     result = run("assess", ALLY, "--param", bad)
     assert_usage_error(result, "diplo: error: --param")

@@ -189,3 +189,18 @@ def test_the_same_pack_loads_twice_with_different_parameters(tmp_path):
     assert len(assess(make_case(), low).findings) == 1
     assert assess(make_case(), high).findings == []
     assert low.compiled.name != high.compiled.name
+
+
+def test_a_join_on_a_field_the_other_fact_lacks_does_not_abort_the_case(tmp_pack):
+    # Containment: the fact a join reads from must have the field. Without it the engine
+    # aborts the whole batch with error 311 when one fact lacks the field.
+    pack = tmp_pack([rule("T-J", [{"fact": "line_item", "as": "a", "where": "category == 'personnel'"},
+                                  {"fact": "line_item", "as": "b",
+                                   "where": "amount < a.prior and id != a.id"}],
+                          report={"message": "{b.id} under {a.id}'s prior"})])
+    without_prior = make_case(line_items=[
+        {"id": "people", "category": "personnel", "amount": 500},
+        {"id": "exercises", "category": "joint_exercises", "amount": 80, "prior": 100}])
+    assert assess(without_prior, pack).findings == []
+    assert [f.message for f in assess(make_case(), pack).findings] == [
+        "exercises under people's prior"]

@@ -28,16 +28,16 @@ def test_three_level_chain_is_traced_to_case_fields(pack):
     report = assess(load_case(ROOT / "cases" / "ally-trims-exercises.yaml", pack), pack,
                     explain=True)
     facts = {f.id: f for f in report.facts}
-    finding = next(f for f in report.findings if f.rule == "DD-COM-005")
+    finding = next(f for f in report.findings if f.rule == "DD-COM-022")
     # finding <- credibility_at_risk <- commitment_at_risk <- engagement_cut <- case fields
     level3 = facts[finding.because[0]]
     assert level3.kind == "credibility_at_risk"
     level2 = facts[next(b for b in level3.because if b.startswith("commitment_at_risk"))]
     level1 = facts[level2.because[0]]
-    assert level1.kind == "engagement_cut" and level1.rule == "DD-ENG-001"
+    assert level1.kind == "engagement_limited" and level1.rule == "DD-ENG-001"
     assert "line_items[3].amount" in level1.inputs and "inflation_pct" in level1.inputs
-    assert level1.parameters["engagement_cut_pct"] == 10
-    assert finding.severity == "high"
+    assert level1.parameters["cut_pct"] == 10
+    assert finding.severity == "critical"
 
 
 def test_every_because_resolves(pack):
@@ -201,5 +201,5 @@ def test_assess_rejects_a_case_with_categories_the_pack_does_not_declare(pack):
 def test_firings_on_different_facts_about_one_subject_are_all_reported(pack):
     case = make_case(commitments=[{"id": "c", "kind": "alliance",
                                    "depends_on": ["peacekeeping", "military_aid"]}])
-    found = sorted(f.id for f in assess(case, pack).findings if f.rule == "DD-COM-006")
-    assert found == ["DD-COM-006:c/military_aid", "DD-COM-006:c/peacekeeping"]
+    found = sorted(f.id for f in assess(case, pack).findings if f.rule == "DD-COM-030")
+    assert found == ["DD-COM-030:c/military_aid", "DD-COM-030:c/peacekeeping"]
