@@ -134,7 +134,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
               help="Override a rule pack parameter for every test (repeatable); a test's own "
                    "params go on top.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print one line per passing test.")
-def test_packs(packs, params, verbose):
+def run_rule_tests(packs, params, verbose):
     """Run the rule tests (*.test.yaml beside the rules) of each PACK (a folder or built-in
     pack name; default: the defense-diplomacy pack), with the packs loaded together.
 

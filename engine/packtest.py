@@ -35,10 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .errors import CaseError, DiploError, PackError
 from .model import Case, FindingKind, Report, Severity
 from .pack import TEST_SUFFIXES, PackSet, resolve_pack_dir
-from .source import Document, format_path, read_document
+from .source import Document, read_document
 from .validation import did_you_mean, validate
 
-TEST_SUFFIX = ".test.yaml"
 HEADER = {"title": "Rule test", "country": "Testland", "fiscal_year": 2027, "currency": "USD"}
 
 
@@ -249,12 +248,15 @@ def check_patterns(test: PackTest, pack: PackSet) -> None:
             if rule is None:
                 raise test.error(PackError, f"no loaded rule has the id '{pattern.rule}'"
                                  f"{did_you_mean(pattern.rule, rules)}", (group, j, "rule"))
-            if rule.report is None:
-                raise test.error(PackError, f"rule {rule.id} derives a fact and reports no "
-                                 "finding; test it through a rule that reports",
-                                 (group, j, "rule"))
             for attribute in ("kind", "severity", "concern"):
-                wanted, actual = getattr(pattern, attribute), getattr(rule.report, attribute)
+                wanted = getattr(pattern, attribute)
+                if rule.report is None:
+                    if wanted is not None:
+                        raise test.error(PackError, f"rule {rule.id} derives a fact: a pattern "
+                                         "for it names the rule and subjects only",
+                                         (group, j, attribute))
+                    continue
+                actual = getattr(rule.report, attribute)
                 if wanted is not None and wanted != actual:
                     raise test.error(PackError, f"rule {rule.id} reports {attribute} "
                                      f"'{actual}', never '{wanted}'", (group, j, attribute))
@@ -264,6 +266,10 @@ def describe_finding(finding) -> str:
     """A finding in the notation of a pattern, so that wanted and found line up."""
     return (f"{finding.rule} [{', '.join(finding.subjects)}] {finding.kind} {finding.severity} "
             f"{finding.concern}  ({finding.id})")
+
+
+def describe_fact(fact) -> str:
+    return f"{fact.rule} [{', '.join(fact.subjects)}] derived {fact.kind}  ({fact.id})"
 
 
 def run_test(test: PackTest, pack: PackSet, load_pack=None) -> Outcome:
@@ -286,15 +292,18 @@ def run_test(test: PackTest, pack: PackSet, load_pack=None) -> Outcome:
         check_case(case, pack.categories, Document(test.file, test.case_data))
     except DiploError as exc:
         raise test.case_error(exc) from None
-    report: Report = assess(case, pack)
+    report: Report = assess(case, pack, explain=True)
+    # a pattern naming a rule that derives matches the facts it derived
+    results = list(report.findings) + list(report.facts or [])
 
     outcome = Outcome(test.file, test.line, spec.name, True)
-    outcome.findings = [describe_finding(f) for f in report.findings]
+    outcome.findings = [describe_finding(f) for f in report.findings] + [
+        describe_fact(f) for f in report.facts or []]
     for want in spec.expect:
-        if not any(want.matches(f) for f in report.findings):
+        if not any(want.matches(f) for f in results):
             outcome.problems.append(f"expected a finding {want}, found none")
     for unwanted in spec.absent:
-        hits = [f for f in report.findings if unwanted.matches(f)]
+        hits = [f for f in results if unwanted.matches(f)]
         if hits:
             outcome.problems.append(f"expected no finding {unwanted}, found "
                                     f"{', '.join(f.id for f in hits)}")
@@ -316,20 +325,19 @@ def run_pack_tests(pack_dirs: list[str | Path], params: dict | None = None) -> l
 
 def untested_rules(pack: PackSet, tests: list[PackTest],
                    pack_names: list[str] | None = None) -> list[str]:
-    """Rules that report, lacking a test where they must fire (`expect`) or one where they
-    must not (`absent`): one line each. Rules that derive are tested through the findings
-    built on their facts."""
+    """Rules lacking a test where they must fire (`expect`) or one where they must not
+    (`absent`): one line each."""
     expected = {p.rule for t in tests for p in t.spec.expect}
     forbidden = {p.rule for t in tests for p in t.spec.absent}
     missing = []
     for rule in pack.rules:
-        if rule.report is None or (pack_names is not None and rule.pack not in pack_names):
+        if pack_names is not None and rule.pack not in pack_names:
             continue
         lacks = [what for what, named in (("test where it fires (expect)", expected),
                                           ("test where it must not fire (absent)", forbidden))
                  if rule.id not in named]
         if lacks:
-            missing.append(f"{rule.id} ({rule.at.file}:{rule.at.line}): no "
+            missing.append(f"{rule.id} ({_display(Path(rule.at.file))}:{rule.at.line}): no "
                            + " and no ".join(lacks))
     return missing
 
