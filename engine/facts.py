@@ -183,40 +183,32 @@ def case_facts(case: Case, groups: dict[str, str] | None = None) -> list[Fact]:
                  deflator, inflation_src, total, total_src, case.gdp, gdp_src)
         facts.append(fact)
 
-    by_category: dict[str, list[int]] = {}
-    for i, item in enumerate(items):
-        by_category.setdefault(item.category, []).append(i)
-    for category in sorted(by_category):
-        members = by_category[category]
+    def aggregate(kind: str, key: str, members: list[int]) -> Fact:
+        """A category's or a group's totals: the sums of its line items."""
         amount = sum(items[i].amount for i in members)
         priors = [items[i].prior for i in members]
         prior = sum(priors) if all(x is not None for x in priors) else None
-        fact = Fact("category", category, {}, tuple(items[i].id for i in members))
-        _put(fact, "id", category, tuple(f"{item_paths[i]}.category" for i in members))
-        _put(fact, "group", groups.get(category, ""), ())
+        fact = Fact(kind, key, {}, tuple(items[i].id for i in members))
+        _put(fact, "id", key, tuple(f"{item_paths[i]}.category" for i in members))
         _put(fact, "line_item_count", len(members), ())
         _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
                  tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
                  total, total_src, case.gdp, gdp_src)
-        facts.append(fact)
+        return fact
 
+    by_category: dict[str, list[int]] = {}
     by_group: dict[str, list[int]] = {}
     for i, item in enumerate(items):
-        group = groups.get(item.category, "")
-        if group:
-            by_group.setdefault(group, []).append(i)
+        by_category.setdefault(item.category, []).append(i)
+        if groups.get(item.category):
+            by_group.setdefault(groups[item.category], []).append(i)
+    for category in sorted(by_category):
+        fact = aggregate("category", category, by_category[category])
+        _put(fact, "group", groups.get(category, ""), ())
+        facts.append(fact)
     for group in sorted(by_group):
-        members = by_group[group]
-        amount = sum(items[i].amount for i in members)
-        priors = [items[i].prior for i in members]
-        prior = sum(priors) if all(x is not None for x in priors) else None
-        fact = Fact("group", group, {}, tuple(items[i].id for i in members))
-        _put(fact, "id", group, tuple(f"{item_paths[i]}.category" for i in members))
-        _put(fact, "line_item_count", len(members), ())
-        _put(fact, "category_count", len({items[i].category for i in members}), ())
-        _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
-                 tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
-                 total, total_src, case.gdp, gdp_src)
+        fact = aggregate("group", group, by_group[group])
+        _put(fact, "category_count", len({items[i].category for i in by_group[group]}), ())
         facts.append(fact)
 
     for i, commitment in enumerate(case.commitments):
