@@ -338,7 +338,7 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
     A second pass wraps diplo's action code and the session calls to split the costs."""
     pack = load_pack("defense-diplomacy")
     probes = {"small": _lines_case(1, "personnel"), "narrow": _lines_case(lines, "personnel"),
-              "wide": _lines_case(lines, "personnel", prior=9.0),
+              "wide": _lines_case(lines, "personnel", prior=10.0),
               "pool": _lines_case(lines, "pooled_fund")}
     prepared = {key: (case_facts(case, pack.groups), {"unit": case.unit,
                                                        "currency": case.currency})

@@ -162,11 +162,14 @@ def case_facts(case: Case, groups: dict[str, str] | None = None) -> list[Fact]:
          sum(c.status == "active" for c in case.commitments), ("commitments",))
     series = sorted((h.fiscal_year, h.total) for h in case.history)
     _put(head, "history_years", len(series), ("history",))
+    # last year's total is a point of the series too, unless the history already has it
+    if total_prior is not None and all(year != case.fiscal_year - 1 for year, _ in series):
+        series = series + [(case.fiscal_year - 1, total_prior)]
     points = series + [(case.fiscal_year, total)]
     changes = [_pct(b, a) for (_, a), (_, b) in zip(points, points[1:])]
     changes = [c for c in changes if c is not None]
     if changes:
-        hist_src = ("history",) + total_src
+        hist_src = ("history",) + total_src + (prior_src if total_prior is not None else ())
         _put(head, "volatility_pct", max(abs(c) for c in changes), hist_src)
         _put(head, "mean_abs_change_pct", sum(abs(c) for c in changes) / len(changes), hist_src)
         _put(head, "largest_drop_pct", max(0.0, -min(changes)), hist_src)

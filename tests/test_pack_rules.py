@@ -49,10 +49,8 @@ def test_rule(pack_dir, test):
         pytest.fail(packtest.format_failure(outcome), pytrace=False)
 
 
-@pytest.mark.xfail(strict=False, reason="rule tests are being written")
 @pytest.mark.parametrize("pack_dir", PACKS, ids=[p.name for p in PACKS])
 def test_every_rule_has_a_test_where_it_fires_and_one_where_it_must_not(pack_dir):
-    # rules that only derive facts are covered through the findings built on them
     missing = packtest.untested_rules(pack_of(pack_dir), packtest.collect(pack_dir))
     assert not missing, (f"{len(missing)} rule(s) of {pack_dir.name} lack tests:\n"
                          + "\n".join(missing))
