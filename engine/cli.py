@@ -114,7 +114,13 @@ def main():
               help="Include every derived fact (with its rule and inputs) in the report.")
 @click.option("--details", is_flag=True,
               help="In the table, also print each finding's message, remedy and quote.")
-def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details):
+@click.option("--near-miss", "near_miss", is_flag=True,
+              help="Also list rules that did not fire but came close: one numeric condition "
+                   "short by at most --margin of its threshold.")
+@click.option("--margin", type=click.FloatRange(0, 10), default=0.2, show_default=True,
+              help="With --near-miss: how close is close, as a share of the threshold.")
+def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details,
+           near_miss, margin):
     """Assess one or more case files (YAML or JSON; a folder means the cases in it).
 
     Exit status: 0 no risk at or above --fail-on, 1 at least one, 2 nothing assessed
@@ -122,7 +128,8 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     """
     from .run import assess_files
     pack = _load_pack(packs, params)
-    reports = assess_files(_expand(cases), pack, explain=explain)
+    reports = assess_files(_expand(cases), pack, explain=explain,
+                           near_miss=margin if near_miss else None)
     click.echo(formats.get(format_name).reports(reports, details=details), nl=False)
     failed = any(r.fails(fail_on) for r in reports) and not exit_zero
     sys.exit(EXIT_FAIL if failed else EXIT_OK)
@@ -177,6 +184,10 @@ def rules_categories(packs, params):
     rows = [(name, spec.group, spec.description) for name, spec in pack.categories.items()]
     click.echo(tabulate(rows, headers=("category", "group", "description")))
 
+
+from .cli_explain import register as _register_explain  # noqa: E402
+
+_register_explain(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

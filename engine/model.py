@@ -172,6 +172,21 @@ class RuleInfo(_Out):
     line: int | None
 
 
+class NearMiss(_Out):
+    """A rule that did not fire because one numeric condition fell just short."""
+
+    rule: str
+    title: str
+    fact: str
+    condition: str
+    field: str
+    value: float
+    threshold: float
+    op: str
+    gap: float
+    message: str
+
+
 class DerivedFact(_Out):
     """A fact a rule derived while assessing, with what it rests on."""
 
@@ -197,6 +212,7 @@ class Report(_Out):
     summary: Summary
     findings: list[Finding]
     facts: list[DerivedFact] | None = None
+    near_misses: list[NearMiss] | None = None
 
     def worst_risk(self) -> str | None:
         worst = None
@@ -213,5 +229,5 @@ class Report(_Out):
                    for f in self.findings)
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2, exclude_none=False,
-                                    exclude={"facts"} if self.facts is None else None) + "\n"
+        absent = {name for name in ("facts", "near_misses") if getattr(self, name) is None}
+        return self.model_dump_json(indent=2, exclude_none=False, exclude=absent or None) + "\n"

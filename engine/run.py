@@ -43,8 +43,13 @@ def load_case(path: str | Path, pack: packs.PackSet | None = None) -> Case:
     return load_case_document(path, pack.categories)
 
 
-def assess(case: Case, pack: packs.PackSet | None = None, *, explain: bool = False) -> Report:
-    """Assess one case with a compiled pack set (the default pack when none is given)."""
+def assess(case: Case, pack: packs.PackSet | None = None, *, explain: bool = False,
+           near_miss: float | None = None) -> Report:
+    """Assess one case with a compiled pack set (the default pack when none is given).
+
+    `explain` adds every derived fact with its provenance; `near_miss` (a margin such as 0.2)
+    adds the rules that did not fire because one numeric condition fell short by at most that
+    share of its threshold."""
     if not isinstance(case, Case):
         raise UsageError(f"assess() takes a Case (see load_case), not {type(case).__name__}")
     pack = pack or default_pack()
@@ -54,7 +59,13 @@ def assess(case: Case, pack: packs.PackSet | None = None, *, explain: bool = Fal
     check_case(case, pack.categories)
     facts = case_facts(case, pack.groups)
     outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
-    return build_report(case, pack, outcome, explain=explain)
+    if near_miss is None:
+        return build_report(case, pack, outcome, explain=explain)
+    from .explain import near_misses
+    full = build_report(case, pack, outcome, explain=True)
+    report = full if explain else full.model_copy(update={"facts": None})
+    return report.model_copy(update={"near_misses": near_misses(case, pack, full,
+                                                                margin=near_miss)})
 
 
 def _finding_order(finding: Finding):
@@ -126,9 +137,9 @@ def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def assess_files(paths: list[str], pack: packs.PackSet | None = None, *,
-                 explain: bool = False) -> list[Report]:
+                 explain: bool = False, near_miss: float | None = None) -> list[Report]:
     """Assess case files; every file is read and validated before any is assessed, so one
     invalid file stops the run with nothing half-reported."""
     pack = pack or default_pack()
     cases = [load_case(path, pack) for path in paths]
-    return [assess(case, pack, explain=explain) for case in cases]
+    return [assess(case, pack, explain=explain, near_miss=near_miss) for case in cases]

@@ -48,6 +48,9 @@ class TableFormat:
                         lines.append(f"   Remedy: {f.remediation}")
                     lines.append(f"   Guidance ({f.citation.section}): \"{f.citation.quote}\"")
             lines.append(verdict_line(report))
+            if report.near_misses is not None:
+                lines.append("Near misses:" + ("" if report.near_misses else " none"))
+                lines += [f"  {n.message}" for n in report.near_misses]
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) + "\n"
 
