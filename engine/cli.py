@@ -189,5 +189,9 @@ from .cli_explain import register as _register_explain  # noqa: E402
 
 _register_explain(main)
 
+from .cli_whatif import register as _register_whatif
+_register_whatif(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

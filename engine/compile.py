@@ -54,6 +54,10 @@ _MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _OPS = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 
 
+_COLLECTIONS = {"line_item": "line_items", "category": "line_items", "group": "line_items",
+                "commitment": "commitments", "dependency": "commitments"}
+
+
 def _natural(path: str):
     """line_items[2] before line_items[10]."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
@@ -427,6 +431,10 @@ class CompiledPack:
             if record.rule is None:
                 for name in rule.fields_read.get(p.name, ()):
                     inputs.update(record.sources.get(name, ()))
+        for p in rule.patterns:
+            # an absence rests on the whole list it was looked for in
+            if p.negated and p.kind in _COLLECTIONS:
+                inputs.add(_COLLECTIONS[p.kind])
         params = {name: value for name, value in rule.params.items()}
         lets: dict = {}
 

@@ -18,24 +18,33 @@ _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _LISTS = ("line_items", "commitments", "history")
 
 
+def entry_key(entry):
+    """What identifies a list entry: a line item's or commitment's id, a history year."""
+    return entry.get("id", entry.get("fiscal_year")) if isinstance(entry, dict) else None
+
+
 def parse_path(path: str, data: dict) -> tuple:
-    """A path as a tuple of keys and list positions, with list entries found by id."""
-    parts: list = []
-    for match in _PART.finditer(path):
-        parts.append(int(match.group(2)) if match.group(2) is not None else match.group(1))
-    if not parts or "".join(str(p) for p in parts) == "":
+    """A path as a tuple of keys and list positions, with list entries found by id (an id may
+    itself contain dots: the longest id that fits is taken)."""
+    parts: list = [int(m.group(2)) if m.group(2) is not None else m.group(1)
+                   for m in _PART.finditer(path)]
+    if not parts:
         raise UsageError(f"empty field path {path!r}", path=path)
     resolved: list = []
     node = data
-    for part in parts:
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if isinstance(node, list) and isinstance(part, str):
-            ids = [entry.get("id", entry.get("fiscal_year")) for entry in node
-                   if isinstance(entry, dict)]
-            keys = [str(i) for i in ids]
-            if part not in keys:
+            keys = [str(entry_key(entry)) for entry in node]
+            for end in range(len(parts), i, -1):
+                candidate = ".".join(str(p) for p in parts[i:end])
+                if all(isinstance(p, str) for p in parts[i:end]) and candidate in keys:
+                    part, i = keys.index(candidate), end - 1
+                    break
+            else:
                 raise UsageError(f"no entry '{part}' in {_show(resolved)}"
                                  f"{did_you_mean(part, keys)}", path=path)
-            part = keys.index(part)
         elif isinstance(node, list):
             if part >= len(node):
                 raise UsageError(f"{_show(resolved)} has {len(node)} entries; there is no "
@@ -46,11 +55,38 @@ def parse_path(path: str, data: dict) -> tuple:
         else:
             raise UsageError(f"{_show(resolved)} is a value, not a mapping or list", path=path)
         resolved.append(part)
-        node = node[part] if isinstance(node, list) else node.get(part) if isinstance(
-            node, dict) else None
-        if node is None and part != parts[-1]:
+        node = node[part] if isinstance(node, list) else node.get(part)
+        if node is None and i < len(parts) - 1:
             node = {}
+        i += 1
     return tuple(resolved)
+
+
+def id_path(position: str, data: dict) -> tuple:
+    """`line_items[3].amount` -> ("line_items", "multinational-exercises", "amount"), so that
+    the same line matches in two cases whatever its position."""
+    parts = [int(m.group(2)) if m.group(2) is not None else m.group(1)
+             for m in _PART.finditer(position)]
+    resolved: list = []
+    node = data
+    for part in parts:
+        if isinstance(part, int):
+            entry = node[part] if isinstance(node, list) and part < len(node) else None
+            key = entry_key(entry)
+            if key is None:
+                # a list of plain values (depends_on, partners) is compared whole: a position
+                # in it means nothing in another case
+                break
+            resolved.append(str(key))
+            node = entry
+        else:
+            resolved.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return tuple(resolved)
+
+
+def show_path(parts: tuple) -> str:
+    return ".".join(str(p) for p in parts)
 
 
 def _show(parts) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import expr as ex
-from .edit import case_data, get_value, parse_path, with_values
+from .edit import case_data, get_value, id_path, parse_path, show_path, with_values
 from .errors import DiploError, UsageError
 from .facts import case_facts
 from .model import SEVERITIES, Case, Citation, NearMiss, Report
@@ -404,6 +404,7 @@ _LEVERS = re.compile(r"^(line_items\[\d+\]\.amount|total\.amount|gdp|inflation_p
 _BOUNDS = {"inflation_pct": (-50.0, 1000.0), "transparency.secret_share_pct": (0.0, 100.0),
            "transparency.off_budget_share_pct": (0.0, 100.0)}
 MAX_LEVERS = 8
+_STEPS = (0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)   # shares of the way to a bound
 
 
 class Remedy(_Out):
@@ -420,13 +421,6 @@ class Remedies(_Out):
     title: str
     remedies: list[Remedy]
     note: str | None = None   # why no single change clears it, when none does
-
-
-def _id_path(case: Case, path: str) -> str:
-    match = re.match(r"^line_items\[(\d+)\]\.(.+)$", path)
-    if match:
-        return f"line_items.{case.line_items[int(match.group(1))].id}.{match.group(2)}"
-    return path
 
 
 def _inputs_of(report: Report, finding) -> list[str]:
@@ -455,7 +449,8 @@ def remedies(case: Case, pack: PackSet, report: Report, *, finding_id: str | Non
         levers = _inputs_of(report, finding)[:MAX_LEVERS]
         found = []
         for path in levers:
-            remedy = _search(case, pack, report, finding, _id_path(case, path), assess)
+            remedy = _search(case, pack, report, finding,
+                             show_path(id_path(path, case_data(case))), assess)
             if remedy is not None:
                 found.append(remedy)
         found.sort(key=lambda r: abs(r.change) / (abs(r.current) or 1.0))
@@ -487,26 +482,39 @@ def _search(case: Case, pack: PackSet, report: Report, finding, path: str, asses
     if not isinstance(current, (int, float)) or isinstance(current, bool):
         return None
     low, high = _BOUNDS.get(path, (0.0, max(4.0 * current, current + 100.0)))
-    before = {f.id for f in report.findings}
     rank = SEVERITIES.index(finding.severity)
 
+    def serious(findings) -> int:
+        return sum(f.kind == "risk" and SEVERITIES.index(f.severity) >= rank for f in findings)
+
+    baseline = serious(report.findings)
+
     def present(value: float) -> bool:
-        """Whether the flag stays: it does unless the finding is gone and no new risk as
-        serious has appeared in its place (moving a share into a worse band clears nothing)."""
+        """Whether the flag stays: it does unless the finding is gone and the case has fewer
+        risks at least as serious (moving a share into a worse band clears nothing; a high
+        risk becoming a medium one does)."""
         try:
             findings = assess(changed_case(case, path, value), pack).findings
         except DiploError:
             return True  # a change the case cannot hold clears nothing
-        return any(f.id == finding.id for f in findings) or any(
-            f.kind == "risk" and f.id not in before and SEVERITIES.index(f.severity) >= rank
-            for f in findings)
+        return any(f.id == finding.id for f in findings) or serious(findings) >= baseline
 
     best = None
     for bound in (high, low):
-        if bound == current or present(bound):
+        if bound == current:
             continue
-        inside, outside = current, bound
-        tolerance = max(abs(bound - current) * 1e-5, 0.001)
+        # step outwards, so that a side effect far away (a volatile total at four times the
+        # amount) cannot hide the nearer value that clears the flag
+        inside, outside = current, None
+        for share in _STEPS:
+            probe = current + (bound - current) * share
+            if not present(probe):
+                outside = probe
+                break
+            inside = probe
+        if outside is None:
+            continue
+        tolerance = max(abs(outside - inside) * 1e-5, 0.001)
         while abs(outside - inside) > tolerance:
             middle = (inside + outside) / 2
             if present(middle):

@@ -1,12 +1,16 @@
 """Output formats, in a registry by name.
 
-A format renders assessment reports and rule listings to text. Register a new one with
-`@register`; the CLI offers every registered name for `--format`.
+A format renders assessment reports and rule listings to text, and may also render the what-if
+analyses (`comparison`, `sweep`); a format without one of those methods cannot show that kind
+of output, and `renderer` says so. Register a new one with `@register`; the CLI offers every
+registered name for `--format`.
 """
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from typing import Any, Callable, Protocol
 
+from ..errors import UsageError
 from ..model import Report, RuleInfo
 
 
@@ -17,6 +21,8 @@ class Format(Protocol):
     def reports(self, reports: list[Report], *, details: bool = False) -> str: ...
 
     def rules(self, rules: list[RuleInfo]) -> str: ...
+
+    # optional: def comparison(self, comparison) -> str, def sweep(self, sweep) -> str
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -39,4 +45,39 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-from . import json_format, table  # noqa: E402,F401  (registers the built-in formats)
+def renderer(name: str, kind: str) -> Callable[[Any], str]:
+    """The method of format `name` that renders `kind` ("comparison", "sweep")."""
+    method = getattr(get(name), kind, None)
+    if method is None:
+        raise UsageError(f"format {name} cannot show a {kind}", path="--format")
+    return method
+
+
+def show_number(value: float | int) -> str:
+    """95.0 -> "95", 166.86 -> "166.86", 0.1 + 0.2 -> "0.3": what a reader typed, not float
+    noise."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:.10g}"
+
+
+def show_value(value: Any) -> str:
+    """A case value for text output; None is a field or entry the case does not have."""
+    if value is None:
+        return "absent"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return show_number(value)
+    if isinstance(value, dict):
+        return "present"   # a whole line or commitment: present in one case only
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def show_severity(severity: str | None) -> str:
+    return severity or "off"
+
+
+from . import json_format, markdown, table  # noqa: E402,F401  (registers the built-in formats)

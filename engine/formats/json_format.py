@@ -20,3 +20,9 @@ class JsonFormat:
     def rules(self, rules) -> str:
         return json.dumps([rule.model_dump() for rule in rules], indent=2,
                           ensure_ascii=False) + "\n"
+
+    def comparison(self, comparison) -> str:
+        return comparison.to_json()
+
+    def sweep(self, sweep) -> str:
+        return sweep.to_json()

@@ -3,19 +3,54 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from . import register
+from . import register, show_number, show_severity, show_value
 from ..model import SEVERITIES
 
 _ORDER = tuple(reversed(SEVERITIES))
 
 
-def verdict_line(report) -> str:
-    counts = report.summary.risks.model_dump()
+def summary_text(verdict: str, summary) -> str:
+    counts = summary.risks.model_dump()
     risks = [f"{counts[s]} {s}" for s in _ORDER if counts[s]]
-    strengths = report.summary.strengths
-    packs = ", ".join(f"{p.name} {p.version}" for p in report.packs)
-    return (f"Verdict: {report.verdict.upper()} ({', '.join(risks) + ' risks' if risks else 'no risks'}; "
-            f"{strengths} strength{'s' * (strengths != 1)}) [{packs}]")
+    strengths = summary.strengths
+    return (f"{verdict.upper()} ({', '.join(risks) + ' risks' if risks else 'no risks'}; "
+            f"{strengths} strength{'s' * (strengths != 1)})")
+
+
+def packs_text(packs) -> str:
+    return ", ".join(f"{p.name} {p.version}" for p in packs)
+
+
+def verdict_line(report) -> str:
+    return f"Verdict: {summary_text(report.verdict, report.summary)} [{packs_text(report.packs)}]"
+
+
+def change_text(change) -> str:
+    """`path: base -> proposal` for a FieldChange or ParameterChange."""
+    name = getattr(change, "path", None) or f"parameter {change.name}"
+    return f"{name}: {show_value(change.base)} -> {show_value(change.proposal)}"
+
+
+NO_CAUSE = ("no traced input differs (the rule may turn on something absent, such as a missing "
+            "line, which reports do not trace)")
+
+SECTIONS = (("new", "New"), ("resolved", "Resolved"), ("changed", "Changed in severity"))
+
+
+def severity_text(change) -> str:
+    if change.change == "new":
+        return change.proposal_severity if change.kind == "risk" else "strength"
+    if change.change == "resolved":
+        return change.base_severity if change.kind == "risk" else "strength"
+    return f"{change.base_severity} -> {change.proposal_severity}"
+
+
+def original_text(value) -> str:
+    return "the case does not give it" if value is None else f"the case has {show_value(value)}"
+
+
+def case_text(ref) -> str:
+    return ref.source or ref.id
 
 
 @register
@@ -59,3 +94,71 @@ class TableFormat:
                  r.citation, r.title) for r in rules]
         return tabulate(rows, headers=("id", "kind", "severity", "concern", "derives",
                                        "citation", "title"), disable_numparse=True) + "\n"
+
+    def comparison(self, comparison) -> str:
+        c = comparison
+        lines = [f"Compare: {c.base.title} ({c.base.id})"
+                 + ("" if c.proposal.id == c.base.id else
+                    f" with {c.proposal.title} ({c.proposal.id})")]
+        rows = [("base", case_text(c.base), summary_text(c.base_verdict, c.base_summary)),
+                ("proposal", case_text(c.proposal) + (" (changed)" if c.edits or c.parameters
+                                                       else ""),
+                 summary_text(c.proposal_verdict, c.proposal_summary))]
+        lines.append(tabulate(rows, tablefmt="plain", disable_numparse=True))
+        if c.edits:
+            lines.append("What if: " + "; ".join(change_text(e) for e in c.edits))
+        if c.parameters:
+            lines.append("Parameters: " + "; ".join(
+                f"{p.name}: {show_value(p.base)} -> {show_value(p.proposal)}"
+                for p in c.parameters))
+        for key, heading in SECTIONS:
+            changes = getattr(c, key)
+            lines.append("")
+            lines.append(f"{heading} ({len(changes)})" + (":" if changes else ": none"))
+            width = max((len(severity_text(ch)) for ch in changes), default=0)
+            pad = " " * (width + 4)
+            for ch in changes:
+                lines.append(f"  {severity_text(ch):<{width}}  {ch.id}")
+                lines.append(f"{pad}{ch.title}")
+                causes = [change_text(x) for x in ch.causes + ch.parameter_causes]
+                lines.append(f"{pad}because " + ("; ".join(causes) if causes else NO_CAUSE))
+        lines.append("")
+        lines.append(f"Unchanged: {c.unchanged} finding{'s' * (c.unchanged != 1)} "
+                     f"[{packs_text(c.packs)}]")
+        return "\n".join(lines) + "\n"
+
+    def sweep(self, sweep) -> str:
+        w = sweep
+        lines = [f"Sweep of {w.path} from {show_number(w.start)} to {show_number(w.stop)} in "
+                 f"{w.steps} step{'s' * (w.steps != 1)} ({original_text(w.original)})",
+                 f"{w.case.title} ({w.case.id})" + (f"  {w.case.source}" if w.case.source
+                                                   else "")]
+        headers = ["value"] + [str(i) for i in range(1, len(w.findings) + 1)] + ["verdict"]
+        rows = []
+        for step in w.rows:
+            if step.error is not None:
+                rows.append([show_number(step.value)] + [""] * len(w.findings)
+                            + [f"error: {step.error}"])
+            else:
+                rows.append([show_number(step.value)]
+                            + [step.findings.get(f.id, "-") for f in w.findings]
+                            + [step.verdict])
+        lines.append("")
+        lines.append(tabulate(rows, headers=headers, disable_numparse=True))
+        if w.findings:
+            lines.append("")
+            lines.append("Findings:")
+            lines.append(tabulate([(i, f.id, f.title) for i, f in enumerate(w.findings, 1)],
+                                  tablefmt="plain", disable_numparse=True))
+        lines.append("")
+        if w.switches:
+            lines.append(f"Switches (by bisection, to within {show_number(w.tolerance)}):")
+            rows = [(s.finding, f"{show_severity(s.before)} -> {show_severity(s.after)}",
+                     f"at {show_number(s.at)}",
+                     f"({show_severity(s.before)} at {show_number(s.last_before)}"
+                     + ("" if s.exact else "; values in between make the case invalid")
+                     + ")") for s in w.switches]
+            lines.append(tabulate(rows, tablefmt="plain", disable_numparse=True))
+        else:
+            lines.append("Switches: none between the steps")
+        return "\n".join(lines) + "\n"
