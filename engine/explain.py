@@ -531,9 +531,17 @@ def _search(case: Case, pack: PackSet, report: Report, finding, path: str, asses
     verified = not present(best)
     change = best - current
     verb = "raise" if change > 0 else "lower"
+    unit = _unit_of(path, case)
     return Remedy(path=path, current=current, value=best, change=change, verified=verified,
                   message=f"{verb} {path} from {_exact(current)} to {_exact(best)} "
-                          f"({'+' if change > 0 else ''}{_exact(change)})")
+                          f"({'+' if change > 0 else ''}{_exact(change)}{unit})")
+
+
+def _unit_of(path: str, case: Case) -> str:
+    if path.endswith("_pct"):
+        return " points"
+    scale = "" if case.unit == "one" else f" {case.unit}"
+    return f"{scale} {case.currency}"
 
 
 def _exact(value: float) -> str:
