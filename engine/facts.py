@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 
 from .model import Case
 
+# The totals of a category or of a group of categories: sums of their line items.
+_AGGREGATE = {
+    "id": "string", "amount": "number", "prior": "number?", "change": "number?",
+    "change_pct": "number?", "prior_real": "number?", "real_change": "number?",
+    "real_change_pct": "number?", "share_of_total_pct": "number",
+    "share_of_gdp_pct": "number?", "line_item_count": "number",
+}
+
 # Field types of the facts every case provides. "?" marks a field that may be absent.
 BASE_SCHEMAS: dict[str, dict[str, str]] = {
     "case": {
@@ -32,20 +40,8 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "is_new": "bool?", "share_of_total_pct": "number", "share_of_gdp_pct": "number?",
         "partner_count": "number",
     },
-    "category": {
-        "id": "string", "group": "string", "amount": "number", "prior": "number?",
-        "change": "number?", "change_pct": "number?", "prior_real": "number?",
-        "real_change": "number?", "real_change_pct": "number?",
-        "share_of_total_pct": "number", "share_of_gdp_pct": "number?",
-        "line_item_count": "number",
-    },
-    "group": {
-        "id": "string", "amount": "number", "prior": "number?", "change": "number?",
-        "change_pct": "number?", "prior_real": "number?", "real_change": "number?",
-        "real_change_pct": "number?", "share_of_total_pct": "number",
-        "share_of_gdp_pct": "number?", "line_item_count": "number",
-        "category_count": "number",
-    },
+    "category": {**_AGGREGATE, "group": "string"},
+    "group": {**_AGGREGATE, "category_count": "number"},
     "commitment": {
         "id": "string", "kind": "string", "status": "string", "ends_year": "number?",
         "years_left": "number?", "partner_count": "number", "dependency_count": "number",

@@ -25,6 +25,35 @@ class Format(Protocol):
     # optional: def comparison(self, comparison) -> str, def sweep(self, sweep) -> str
 
 
+FINDING_HEADERS = ("#", "severity", "concern", "title", "subjects", "section")
+
+
+def finding_rows(report) -> list[tuple]:
+    """One row per finding, in the report's order, for the tabular formats."""
+    return [(i, f.severity if f.kind == "risk" else "strength", f.concern, f.title,
+             ", ".join(f.subjects) or "-", f.citation.section)
+            for i, f in enumerate(report.findings, 1)]
+
+
+def detail_lines(report, show_id) -> list[str]:
+    """Each finding's message, remedy and quote, numbered as in the table of findings."""
+    lines = []
+    for i, f in enumerate(report.findings, 1):
+        lines.append(f"{i}. {show_id(f.id)} {f.message}")
+        if f.remediation:
+            lines.append(f"   Remedy: {f.remediation}")
+        lines.append(f"   Guidance ({f.citation.section}): \"{f.citation.quote}\"")
+    return lines
+
+
+RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "title")
+
+
+def rule_rows(rules) -> list[tuple]:
+    return [(r.id, r.kind, r.severity or "-", r.concern or "-", r.derives or "-", r.citation,
+             r.title) for r in rules]
+
+
 _REGISTRY: dict[str, Format] = {}
 
 

@@ -1,7 +1,8 @@
 """Markdown, for review comments and wikis: the same content as the table format."""
 from __future__ import annotations
 
-from . import register, show_number, show_severity
+from . import (FINDING_HEADERS, RULE_HEADERS, detail_lines, finding_rows, register,
+               rule_rows, show_number, show_severity)
 from .table import (NO_CAUSE, SECTIONS, case_text, change_text, original_text, packs_text,
                     severity_text, summary_text, verdict_line)
 
@@ -35,20 +36,12 @@ class MarkdownFormat:
             if case.source:
                 lines += [f"Case: {_code(case.source)}", ""]
             if report.findings:
-                lines += _table(("#", "severity", "concern", "title", "subjects", "section"), [
-                    (i, f.severity if f.kind == "risk" else "strength", f.concern, f.title,
-                     ", ".join(f.subjects) or "-", f.citation.section)
-                    for i, f in enumerate(report.findings, 1)])
+                lines += _table(FINDING_HEADERS, finding_rows(report))
             else:
                 lines.append("No findings.")
             if details and report.findings:
                 lines.append("")
-                for i, f in enumerate(report.findings, 1):
-                    lines.append(f"{i}. {_code(f.id)}: {f.message}")
-                    if f.remediation:
-                        lines.append(f"   Remedy: {f.remediation}")
-                    lines.append(f"   Guidance ({f.citation.section}): "
-                                 f"\"{f.citation.quote}\"")
+                lines += detail_lines(report, lambda id: f"{_code(id)}:")
             lines += ["", f"**{verdict_line(report)}**"]
             near = getattr(report, "near_misses", None)
             if near is not None:
@@ -58,10 +51,7 @@ class MarkdownFormat:
         return "\n\n".join(blocks) + "\n"
 
     def rules(self, rules) -> str:
-        return "\n".join(_table(
-            ("id", "kind", "severity", "concern", "derives", "citation", "title"),
-            [(r.id, r.kind, r.severity or "-", r.concern or "-", r.derives or "-", r.citation,
-              r.title) for r in rules])) + "\n"
+        return "\n".join(_table(RULE_HEADERS, rule_rows(rules))) + "\n"
 
     def comparison(self, comparison) -> str:
         c = comparison

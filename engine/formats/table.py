@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from . import register, show_number, show_severity, show_value
+from . import (FINDING_HEADERS, RULE_HEADERS, detail_lines, finding_rows, register,
+               rule_rows, show_number, show_severity, show_value)
 from ..model import SEVERITIES
 
 _ORDER = tuple(reversed(SEVERITIES))
@@ -67,21 +68,13 @@ class TableFormat:
                 head += f"  {case.source}"
             lines = [head]
             if report.findings:
-                rows = [(i, f.severity if f.kind == "risk" else "strength", f.concern, f.title,
-                         ", ".join(f.subjects) or "-", f.citation.section)
-                        for i, f in enumerate(report.findings, 1)]
-                lines.append(tabulate(rows, headers=("#", "severity", "concern", "title",
-                                                     "subjects", "section"),
+                lines.append(tabulate(finding_rows(report), headers=FINDING_HEADERS,
                                       disable_numparse=True))
             else:
                 lines.append("No findings.")
             if details and report.findings:
                 lines.append("")
-                for i, f in enumerate(report.findings, 1):
-                    lines.append(f"{i}. [{f.id}] {f.message}")
-                    if f.remediation:
-                        lines.append(f"   Remedy: {f.remediation}")
-                    lines.append(f"   Guidance ({f.citation.section}): \"{f.citation.quote}\"")
+                lines += detail_lines(report, lambda id: f"[{id}]")
             lines.append(verdict_line(report))
             if report.near_misses is not None:
                 lines.append("Near misses:" + ("" if report.near_misses else " none"))
@@ -90,10 +83,7 @@ class TableFormat:
         return "\n\n".join(blocks) + "\n"
 
     def rules(self, rules) -> str:
-        rows = [(r.id, r.kind, r.severity or "-", r.concern or "-", r.derives or "-",
-                 r.citation, r.title) for r in rules]
-        return tabulate(rows, headers=("id", "kind", "severity", "concern", "derives",
-                                       "citation", "title"), disable_numparse=True) + "\n"
+        return tabulate(rule_rows(rules), headers=RULE_HEADERS, disable_numparse=True) + "\n"
 
     def comparison(self, comparison) -> str:
         c = comparison
