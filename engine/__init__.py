@@ -13,8 +13,8 @@ if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):  # pragma: no cover
     raise ImportError(f"diplo runs on Python 3.11 and 3.12 (its rule engine, durable-rules, "
                       f"does not import on {sys.version.split()[0]})")
 
-from .errors import (CaseError, DiploError, EngineFailure, InputError, PackError,  # noqa: E402
-                     UsageError)
+from .errors import (BaselineError, CaseError, DiploError, EngineFailure,  # noqa: E402
+                     InputError, PackError, UsageError, WaiverError)
 from .model import Case, Finding, Report  # noqa: E402
 from .pack import PackSet  # noqa: E402
 from .run import assess, load_case, load_pack  # noqa: E402
@@ -23,4 +23,4 @@ __version__ = "0.1.0"
 
 __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "PackSet",
            "DiploError", "CaseError", "PackError", "InputError", "UsageError", "EngineFailure",
-           "__version__"]
+           "WaiverError", "BaselineError", "__version__"]

@@ -1,6 +1,8 @@
 """The `diplo` command: parse arguments, call the library, render, map the exit status."""
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import re
 import sys
@@ -13,18 +15,23 @@ from . import __version__, formats
 from .errors import DiploError, UsageError
 from .model import SEVERITIES
 
-EXIT_OK = 0           # assessed; no risk at or above --fail-on
-EXIT_FAIL = 1         # assessed; a risk at or above --fail-on
-EXIT_ERROR = 2        # nothing assessed: usage error, invalid case or pack
+EXIT_OK = 0           # assessed; no risk at or above --fail-on (not waived, not known)
+EXIT_FAIL = 1         # assessed; a risk at or above --fail-on (not waived, not known)
+EXIT_ERROR = 2        # usage error, invalid pack, waivers or baseline; or an invalid case
 EXIT_BUG = 3          # an internal error
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
+_GLOB = re.compile(r"[*?[]")
+
+
+def _error(message: str) -> None:
+    # one line per error, always: scripts read a line of stderr as the whole error
+    message = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    click.echo(f"diplo: error: {message}", err=True)
 
 
 def _fail(message: str, status: int = EXIT_ERROR):
-    # one line, always: scripts read the first line of stderr as the whole error
-    message = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
-    click.echo(f"diplo: error: {message}", err=True)
+    _error(message)
     sys.exit(status)
 
 
@@ -47,21 +54,48 @@ def _load_pack(packs, params):
     return load_pack(*packs, params=parse_params(params))
 
 
-def _expand(paths) -> list[str]:
-    """Case arguments: files as given, folders as the case files directly inside them."""
-    found: list[str] = []
-    for raw in paths:
+def _expand(args, skip: set[Path]) -> list[str | DiploError]:
+    """Case arguments, in order: files as given; folders as the case files directly inside
+    them; glob patterns (also quoted ones the shell left alone, `**` for any depth) as the
+    case files and folders they match. An argument that yields no case file is an error in
+    its place. Files in `skip` (the waivers, baseline and output files) and waivers files are
+    never taken from a folder or a pattern."""
+    from .waivers import CONVENTIONAL_NAME
+
+    def cases_in(folder: Path) -> list[str]:
+        return sorted(str(p) for p in folder.iterdir() if is_case(p))
+
+    def is_case(p: Path) -> bool:
+        # a link in a reviewed folder could point anywhere: only files named outright follow it
+        return (p.is_file() and not p.is_symlink() and p.suffix.lower() in CASE_SUFFIXES
+                and p.name != CONVENTIONAL_NAME and p.resolve() not in skip)
+
+    found: list[str | DiploError] = []
+    for raw in args:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(str(p) for p in path.iterdir()
-                            if p.is_file() and p.suffix.lower() in CASE_SUFFIXES)
-            if not inside:
-                raise DiploError("the folder holds no .yaml, .yml or .json case files",
-                                 file=raw)
-            found.extend(inside)
+            inside = cases_in(path)
+            found.extend(inside or [DiploError(
+                "the folder holds no .yaml, .yml or .json case files", file=raw)])
+        elif _GLOB.search(raw) and not path.exists():
+            inside = []
+            for match in sorted(glob.glob(raw, recursive=True)):
+                if Path(match).is_dir():
+                    inside.extend(cases_in(Path(match)))
+                elif is_case(Path(match)):
+                    inside.append(match)
+            found.extend(inside or [DiploError(
+                "the pattern matches no .yaml, .yml or .json case files", file=raw)])
         else:
             found.append(raw)
     return found
+
+
+def _progress(total: int):
+    """A progress bar on stderr when it is a terminal; never in a pipe or a CI log."""
+    if total < 2 or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    return click.progressbar(length=total, label="Assessing", file=sys.stderr)
 
 
 class _Guarded(click.Group):
@@ -106,7 +140,8 @@ def main():
 @_pack_options
 @_format_option()
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
-              help="Exit with status 1 when a risk is at or above this severity.")
+              help="Exit with status 1 when a risk is at or above this severity (unless it "
+                   "is waived or, with --baseline, already known).")
 @click.option("--exit-zero", is_flag=True,
               help="Exit with status 0 even when a risk reaches --fail-on (for reports that "
                    "must not stop a pipeline); invalid input still exits with 2.")
@@ -119,19 +154,74 @@ def main():
                    "short by at most --margin of its threshold.")
 @click.option("--margin", type=click.FloatRange(0, 10), default=0.2, show_default=True,
               help="With --near-miss: how close is close, as a share of the threshold.")
+@click.option("--waivers", "waivers_file", metavar="FILE",
+              help="Accepted risks, each with a reason, an owner and an expiry date. Default: "
+                   "diplo-waivers.yaml in the folder of the first case, if there is one.")
+@click.option("--no-waivers", is_flag=True,
+              help="Do not look for diplo-waivers.yaml beside the cases.")
+@click.option("--baseline", "baseline_file", metavar="REPORT.json",
+              help="An earlier JSON report (or array of reports): only risks new or more "
+                   "severe than in it fail.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Assess in N worker processes (0: one per CPU); the output is the same.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the output to FILE (atomically) instead of standard output.")
 def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details,
-           near_miss, margin):
-    """Assess one or more case files (YAML or JSON; a folder means the cases in it).
+           near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output):
+    """Assess one or more case files (YAML or JSON; a folder means the cases in it; a glob
+    pattern, quoted or not, the cases it matches).
 
-    Exit status: 0 no risk at or above --fail-on, 1 at least one, 2 nothing assessed
-    (bad usage, an invalid case or pack), 3 an internal error.
+    Exit status: 0 no risk at or above --fail-on (waived and, with --baseline, known risks
+    aside), 1 at least one, 2 bad usage, an invalid pack, waivers or baseline file (nothing
+    assessed) or an invalid case (the others are still reported), 3 an internal error.
     """
-    from .run import assess_files
+    from . import waivers as waiver_files
+    from .baseline import load_baseline
+    from .review import Entry, render, review, write_atomically
+    from .run import assess_each
+    if waivers_file is not None and no_waivers:
+        raise UsageError("--waivers and --no-waivers cannot be used together", path="--waivers")
     pack = _load_pack(packs, params)
-    reports = assess_files(_expand(cases), pack, explain=explain,
-                           near_miss=margin if near_miss else None)
-    click.echo(formats.get(format_name).reports(reports, details=details), nl=False)
-    failed = any(r.fails(fail_on) for r in reports) and not exit_zero
+    skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}
+    items = _expand(cases, skip)
+    paths = [item for item in items if isinstance(item, str)]
+    waivers = None
+    if waivers_file is not None:
+        waivers = waiver_files.load_waivers(waivers_file)
+    elif not no_waivers and paths:
+        found = waiver_files.conventional_file(paths[0])
+        waivers = waiver_files.load_waivers(found) if found else None
+    baseline = load_baseline(baseline_file) if baseline_file else None
+
+    with _progress(len(paths)) as bar:
+        outcomes = iter(assess_each(
+            paths, pack, explain=explain, near_miss=margin if near_miss else None,
+            jobs=jobs or os.cpu_count() or 1,
+            progress=(lambda done: bar.update(done - bar.pos)) if bar else None))
+    day = waiver_files.today()
+    batch: list[Entry] = []  # in the order of the arguments
+    for item in items:
+        if isinstance(item, DiploError):
+            batch.append(Entry(item.file or "", error=item))
+            continue
+        report, error = next(outcomes)
+        if report is not None:
+            report = review(report, waivers=waivers, baseline=baseline, day=day)
+        batch.append(Entry(item, report=report, error=error))
+    reports = [entry.report for entry in batch if entry.report is not None]
+    for entry in batch:
+        if entry.error is not None:
+            _error(str(entry.error))
+
+    if reports:
+        text = render(format_name, reports, details=details, fail_on=fail_on, batch=batch)
+        if output:
+            write_atomically(output, text)
+        else:
+            click.echo(text, nl=False)
+    if any(entry.error is not None for entry in batch):
+        sys.exit(EXIT_ERROR)  # a gate must not pass when a case could not be assessed
+    failed = any(r.fails_gate(fail_on) for r in reports) and not exit_zero
     sys.exit(EXIT_FAIL if failed else EXIT_OK)
 
 
@@ -191,6 +281,9 @@ _register_explain(main)
 
 from .cli_whatif import register as _register_whatif
 _register_whatif(main)
+
+from .cli_schema import register as _register_schema  # noqa: E402
+_register_schema(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,7 +28,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from . import expr as ex
-from .errors import EngineFailure, PackError
+from .errors import CaseError, EngineFailure, PackError
 from .facts import Fact, clean_number
 from .pack import PackSet, Pattern, Rule, Where
 from .template import Template
@@ -45,6 +45,7 @@ STAGE = "__stage"
 MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
 MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests under one node
 MAX_LEAKED_SESSIONS = 64
+MAX_RESULTS = 10_000       # findings and derived facts of one case: beyond, joins multiply
 MAX_SHARED_JOIN_HEADS = 250  # durable: error 108 past 256 joins on one identical condition
 
 _ruleset_names = itertools.count(1)
@@ -113,6 +114,7 @@ class Outcome:
     finding_ids: set[str] = field(default_factory=set)
     ctx: dict = field(default_factory=dict)
     guarded: bool = False
+    overflow: bool = False
     activations: int = 0      # actions the engine ran: the main cost of a case
 
 
@@ -410,6 +412,8 @@ class CompiledPack:
             if outcome is None:
                 return
             outcome.activations += 1
+            if outcome.overflow:
+                return
             try:
                 self._fire(rule, positive, aliases, c._m, c, outcome)
             except Exception:  # recorded and raised after the run (never swallowed)
@@ -461,6 +465,7 @@ class CompiledPack:
                             tuple(sorted(inputs, key=_natural)))
             outcome.records[fact_id] = record
             outcome.derived.append(record)
+            self._count(outcome)
             engine_fact = {durable_field(k): v for k, v in fields.items()}
             engine_fact.update({"id": fact_id, KIND: rule.derive_kind})
             c.assert_fact(engine_fact)
@@ -479,6 +484,12 @@ class CompiledPack:
         outcome.findings.append(Emitted(finding_id, rule, subjects, text(rule.message),
                                         text(rule.remediation), because,
                                         tuple(sorted(inputs, key=_natural))))
+        self._count(outcome)
+
+    @staticmethod
+    def _count(outcome: Outcome):
+        if len(outcome.derived) + len(outcome.findings) > MAX_RESULTS:
+            outcome.overflow = True
 
     # running
 
@@ -517,6 +528,10 @@ class CompiledPack:
             raise EngineFailure(f"the rule engine reported: {state['exception']}")
         if outcome.errors:
             raise EngineFailure(outcome.errors[0])
+        if outcome.overflow:
+            raise CaseError(f"the case yields more than {MAX_RESULTS:,} findings and derived "
+                            "facts with these packs (many lines and commitments that every "
+                            "rule joins); split it, or narrow the packs")
         if not outcome.guarded:
             raise EngineFailure("the rule engine ran no action for this case")
         return outcome

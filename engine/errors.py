@@ -55,3 +55,11 @@ class UsageError(DiploError):
 
 class EngineFailure(Exception):
     """The rule engine misbehaved while assessing a case: a bug, never bad input."""
+
+
+class WaiverError(DiploError):
+    """A waivers file does not follow the waivers format (docs/workflows.md)."""
+
+
+class BaselineError(DiploError):
+    """A baseline is not a report of `diplo assess --format json`, or not one for the cases."""

@@ -5,9 +5,8 @@ totals, history years, known categories) live in `case.py`, which knows where fi
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from typing import Any
+import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
@@ -139,6 +138,14 @@ class Citation(_Out):
     quote: str
 
 
+class Waived(_Out):
+    """Why a finding is accepted: the waiver that applies to it (docs/workflows.md)."""
+
+    reason: str
+    owner: str
+    expires: datetime.date
+
+
 class Finding(_Out):
     id: str
     rule: str
@@ -155,6 +162,45 @@ class Finding(_Out):
     inputs: list[str] = Field(default_factory=list,
                               description="case fields this finding read, e.g. line_items[0].amount")
     parameters: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
+    waived: Waived | None = Field(
+        default=None, description="the waiver that accepts this risk, or null (not waived)")
+
+
+class WaiverEntry(_Out):
+    """One waiver of a waivers file, as a report lists it, with the findings it matched."""
+
+    line: int | None
+    finding: str | None = None
+    rule: str | None = None
+    subjects: list[str] | None = None
+    case: str | None = None
+    reason: str
+    owner: str
+    expires: datetime.date
+    findings: list[str] = Field(default_factory=list,
+                                description="ids of the findings of this case it matches")
+
+
+class WaiversInfo(_Out):
+    """The waivers that were applied to a report, those that expired, and those that match
+    nothing in its case."""
+
+    source: str
+    applied: list[WaiverEntry]
+    expired: list[WaiverEntry]
+    stale: list[WaiverEntry]
+
+
+class BaselineInfo(_Out):
+    """The report's risks against a baseline report of the same case (by finding id)."""
+
+    source: str
+    case_found: bool = Field(description="false when the baseline has no report of this case: "
+                                         "then every risk is new")
+    known: list[str]
+    new: list[str]
+    worse: list[str]
+    resolved: list[str]
 
 
 class RuleInfo(_Out):
@@ -213,6 +259,8 @@ class Report(_Out):
     findings: list[Finding]
     facts: list[DerivedFact] | None = None
     near_misses: list[NearMiss] | None = None
+    waivers: WaiversInfo | None = None
+    baseline: BaselineInfo | None = None
 
     def worst_risk(self) -> str | None:
         worst = None
@@ -223,11 +271,27 @@ class Report(_Out):
         return worst
 
     def fails(self, fail_on: str) -> bool:
-        """True when a risk is at or above `fail_on`: the exit status 1 of `diplo assess`."""
+        """True when a risk is at or above `fail_on`, waived or not, known to a baseline or
+        not (`fails_gate` is what `diplo assess` exits with)."""
         threshold = SEVERITIES.index(fail_on)
         return any(f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold
                    for f in self.findings)
 
+    def gate_findings(self, fail_on: str) -> list[Finding]:
+        """The risks at or above `fail_on` that fail a review gate: not waived and, when the
+        report was compared with a baseline, new or more severe than in it."""
+        threshold = SEVERITIES.index(fail_on)
+        counted = None if self.baseline is None else {*self.baseline.new, *self.baseline.worse}
+        return [f for f in self.findings
+                if f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold
+                and f.waived is None and (counted is None or f.id in counted)]
+
+    def fails_gate(self, fail_on: str) -> bool:
+        """The exit status 1 of `diplo assess` with waivers and baselines; without them, the
+        same as `fails`."""
+        return bool(self.gate_findings(fail_on))
+
     def to_json(self) -> str:
-        absent = {name for name in ("facts", "near_misses") if getattr(self, name) is None}
+        absent = {name for name in ("facts", "near_misses", "waivers", "baseline")
+                  if getattr(self, name) is None}
         return self.model_dump_json(indent=2, exclude_none=False, exclude=absent or None) + "\n"

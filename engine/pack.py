@@ -6,6 +6,7 @@ duplicate ids, derivation cycles, citations that are not in the guidance.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +277,10 @@ def _read_pack(root: Path) -> Pack:
     if not manifest_path.is_file():
         raise PackError(f"no {MANIFEST} in this folder; a rule pack needs a manifest",
                         file=str(root))
+    if not _inside(root, manifest_path):
+        # a link out of the pack could make error messages quote a file the pack may not read
+        raise PackError(f"{MANIFEST} resolves outside the pack folder (a link?); a pack's "
+                        "files must lie inside it", file=str(manifest_path))
     doc = read_document(manifest_path)
     manifest: Manifest = validate(Manifest, doc, PackError, what="pack manifest")
     rule_files = _rule_files(root, manifest, doc)
@@ -298,22 +303,52 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
+def pack_files(root: Path) -> list[tuple[str, Path]]:
+    """Every file in a pack folder as (path relative to the pack, path), without following a
+    link: listing or reading through a link could reach files the pack may not read."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            found.append((path.relative_to(root).as_posix(), path))
+    return found
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    """A glob over pack-relative paths: `*` and `?` stay within one folder, `**/` spans any."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
 def _rule_files(root: Path, manifest: Manifest, doc: Document) -> list[Path]:
     found: list[Path] = []
+    files = pack_files(root)
     for i, pattern in enumerate(manifest.rules):
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise doc.error(PackError, f"rule file path {pattern!r} leaves the pack folder; "
                             "paths are relative to the pack and stay inside it", ("rules", i))
-        matches = sorted(p for p in root.glob(pattern) if p.is_file()
-                         and p.suffix in (".yaml", ".yml", ".json") and p.name != MANIFEST
-                         and not p.name.endswith(TEST_SUFFIXES))
-        for path in matches:
-            if not _inside(root, path):
-                raise doc.error(PackError, f"rule file {str(path)!r} resolves outside the pack "
-                                "folder (a link?)", ("rules", i))
+        wanted = glob_regex(pattern)
+        matches = [(rel, p) for rel, p in files if wanted.match(rel)
+                   and p.suffix in (".yaml", ".yml", ".json") and rel != MANIFEST
+                   and not p.name.endswith(TEST_SUFFIXES)]
+        for rel, path in matches:
+            if path.is_symlink() or not path.is_file():
+                raise doc.error(PackError, f"rule file {rel!r} is a link or not a regular "
+                                "file; a pack's files must lie inside its folder", ("rules", i))
         if not matches:
             raise doc.error(PackError, f"no rule files match {pattern!r}", ("rules", i))
-        found.extend(p for p in matches if p not in found)
+        found.extend(p for _, p in matches if p not in found)
     return found
 
 
@@ -364,7 +399,7 @@ def _expr_where(doc: Document, path: tuple) -> Where:
             text = text[part]
         # a plain or quoted scalar on one line: columns add up; otherwise keep the start
         if isinstance(text, str) and "\n" not in text:
-            lines = doc.text.splitlines()
+            lines = doc.lines
             raw_line = lines[at.line - 1] if at.line and at.line <= len(lines) else ""
             if raw_line[at.column - 1:at.column] in ("'", '"'):
                 at.column += 1

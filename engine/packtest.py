@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import CaseError, DiploError, PackError
 from .model import Case, FindingKind, Report, Severity
-from .pack import TEST_SUFFIXES, PackSet, resolve_pack_dir
+from .pack import TEST_SUFFIXES, PackSet, pack_files, resolve_pack_dir
 from .source import Document, read_document
 from .validation import did_you_mean, validate
 
@@ -156,7 +156,14 @@ def _display(path: Path) -> str:
 
 def find_test_files(pack_dir: str | Path) -> list[Path]:
     root = resolve_pack_dir(pack_dir)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(TEST_SUFFIXES))
+    found = []
+    for rel, path in pack_files(root):
+        if path.name.endswith(TEST_SUFFIXES):
+            if path.is_symlink() or not path.is_file():
+                raise PackError(f"test file {rel!r} is a link or not a regular file; a pack's "
+                                "files must lie inside its folder", file=str(root))
+            found.append(path)
+    return found
 
 
 def collect(pack_dir: str | Path) -> list[PackTest]:

@@ -1,13 +1,17 @@
 """Assessing cases: the library's main entry points."""
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable
 
 from . import pack as packs
 from .case import check_case, load_case_document
 from .compile import CompiledPack, Outcome
-from .errors import UsageError
+from .errors import CaseError, DiploError, UsageError
 from .facts import case_facts
 from .model import (SEVERITIES, Case, CaseRef, Citation, DerivedFact, Finding, PackRef, Report,
                     RiskCounts, RuleInfo, Summary)
@@ -24,6 +28,8 @@ def load_pack(*specs: str | Path, params: dict | None = None) -> packs.PackSet:
         return default_pack()
     packset = packs.load_pack(*specs, params=params)
     packset.compiled = CompiledPack(packset)
+    # what a worker process needs to load the same packs (a compiled pack cannot be sent)
+    packset.origin = (tuple(str(spec) for spec in specs), dict(params or {}))
     return packset
 
 
@@ -33,6 +39,7 @@ def default_pack() -> packs.PackSet:
         if _default is None:
             packset = packs.load_pack()
             packset.compiled = CompiledPack(packset)
+            packset.origin = ((), {})
             _default = packset
         return _default
 
@@ -58,7 +65,10 @@ def assess(case: Case, pack: packs.PackSet | None = None, *, explain: bool = Fal
         raise UsageError("assess() takes a pack from engine.load_pack()")
     check_case(case, pack.categories)
     facts = case_facts(case, pack.groups)
-    outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
+    try:
+        outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
+    except CaseError as exc:
+        raise exc.located(file=case.source or f"case {case.id}") from None
     if near_miss is None:
         return build_report(case, pack, outcome, explain=explain)
     from .explain import near_misses
@@ -137,9 +147,102 @@ def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def assess_files(paths: list[str], pack: packs.PackSet | None = None, *,
-                 explain: bool = False, near_miss: float | None = None) -> list[Report]:
-    """Assess case files; every file is read and validated before any is assessed, so one
-    invalid file stops the run with nothing half-reported."""
+                 explain: bool = False, near_miss: float | None = None, jobs: int = 1,
+                 on_error: Callable[[str, DiploError], None] | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[Report]:
+    """Assess case files, each read, validated and assessed on its own, so that one invalid
+    file does not stop the others; the reports come in the order of `paths`.
+
+    An invalid file's error goes to `on_error(path, error)` (in the order of `paths`) and the
+    file has no report. Without `on_error`, the first error is raised: a caller that does not
+    ask about invalid files never gets a list that silently lacks one.
+
+    `jobs` above 1 assesses in that many worker processes, each of which loads the packs once;
+    the reports are the same as one at a time. The workers are spawned, so a script that calls
+    this with `jobs` above 1 keeps its own work under `if __name__ == "__main__":`, as
+    multiprocessing requires. `progress(done)` is called as files end.
+    """
+    reports = []
+    outcomes = assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
+                           progress=progress, stop_at_error=on_error is None)
+    for path, (report, error) in zip(paths, outcomes):
+        if error is None:
+            reports.append(report)
+        elif on_error is None:
+            raise error
+        else:
+            on_error(str(path), error)
+    return reports
+
+
+def assess_each(paths: list[str], pack: packs.PackSet | None = None, *,
+                explain: bool = False, near_miss: float | None = None, jobs: int = 1,
+                progress: Callable[[int], None] | None = None, stop_at_error: bool = False
+                ) -> list[tuple[Report | None, DiploError | None]]:
+    """(report, None) or (None, error) for each path, in the order of `paths`; see
+    assess_files. `stop_at_error` ends the run at the first invalid file, when nothing after
+    it is wanted (one process only; workers finish the batch)."""
     pack = pack or default_pack()
-    cases = [load_case(path, pack) for path in paths]
-    return [assess(case, pack, explain=explain, near_miss=near_miss) for case in cases]
+    paths = [str(path) for path in paths]
+    if jobs > 1 and len(paths) > 1:
+        return _assess_in_workers(paths, pack, min(jobs, len(paths)), explain, near_miss,
+                                  progress)
+    outcomes = []
+    for done, path in enumerate(paths, 1):
+        outcomes.append(_assess_file(path, pack, explain, near_miss))
+        if stop_at_error and outcomes[-1][1] is not None:
+            break
+        if progress is not None:
+            progress(done)
+    return outcomes
+
+
+def _assess_file(path: str, pack: packs.PackSet, explain: bool, near_miss: float | None
+                 ) -> tuple[Report | None, DiploError | None]:
+    try:
+        return assess(load_case(path, pack), pack, explain=explain, near_miss=near_miss), None
+    except DiploError as exc:
+        return None, exc
+
+
+def _assess_in_workers(paths, pack, workers, explain, near_miss, progress):
+    origin = getattr(pack, "origin", None)
+    if origin is None:
+        raise UsageError("assessing in several processes needs a pack from engine.load_pack()")
+    # a case takes milliseconds: files go in chunks, so that sending work and results does not
+    # cost more than the work; small enough chunks keep the workers even and progress moving
+    size = max(1, min(16, len(paths) // (workers * 4)))
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    # spawn, not fork: a forked child would inherit the locks of the caller's other threads
+    # (assess_files may run in a threaded program) and the rule engine's native state
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=origin) as pool:
+        futures = [pool.submit(_assess_in_worker, chunk, explain, near_miss)
+                   for chunk in chunks]
+        try:
+            done = 0
+            for future in as_completed(futures):
+                done += len(future.result())
+                if progress is not None:
+                    progress(done)
+            return [outcome for future in futures for outcome in future.result()]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+_worker_pack: packs.PackSet | None = None
+
+
+def _start_worker(specs: tuple[str, ...], params: dict) -> None:
+    global _worker_pack
+    # Ctrl-C reaches the whole process group: the parent stops the batch and says so once,
+    # instead of every worker printing a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_pack = load_pack(*specs, params=params or None)
+
+
+def _assess_in_worker(paths: list[str], explain: bool, near_miss: float | None):
+    return [_assess_file(path, _worker_pack, explain, near_miss) for path in paths]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 
 from .errors import InputError
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES = 2 * 1024 * 1024   # 10x the largest realistic case or rule file
 MAX_NODES = 200_000          # values after alias expansion: stops "billion laughs"
 MAX_DEPTH = 64               # nesting of mappings and lists
 
@@ -46,6 +47,13 @@ class Document:
     values: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     keys: dict[tuple, tuple[int, int]] = field(default_factory=dict)
 
+    @property
+    def lines(self) -> list[str]:
+        # cached: locating each of thousands of expressions must not split the file again
+        if getattr(self, "_lines", None) is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
     def position(self, path: tuple, *, key: bool = False) -> tuple[int | None, int | None]:
         """The position of a path, or of its nearest ancestor that has one."""
         path = tuple(path)
@@ -69,10 +77,16 @@ def read_text(path: str | Path, *, display: str | None = None) -> str:
     try:
         if p.is_dir():
             raise InputError("is a directory, expected a file", file=name)
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", file=name)
-        raw = p.read_bytes()
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # a device or a pipe has no size to check and may never end (/dev/zero, a FIFO)
+            raise InputError("is not a regular file", file=name)
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"file is {info.st_size:,} bytes; the limit is "
+                             f"{MAX_FILE_BYTES:,}", file=name)
+        with p.open("rb") as handle:
+            # read one byte past the limit, so a file that grows while it is read is caught
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError("no such file", file=name) from None
     except PermissionError:
@@ -124,7 +138,26 @@ def read_document(path: str | Path, *, display: str | None = None) -> Document:
     return parse_yaml(text, name)
 
 
+def _count_values(text: str, name: str) -> None:
+    """Refuse a file with too many values before building any of them: the parser's events
+    stream by, while the composed node tree would hold them all at once."""
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent,
+                                  yaml.SequenceStartEvent, yaml.AliasEvent)):
+                count += 1
+                if count > MAX_NODES:
+                    mark = event.start_mark
+                    raise InputError(f"more than {MAX_NODES:,} values; refusing to read "
+                                     "further", file=name, line=mark.line + 1,
+                                     column=mark.column + 1)
+    except yaml.YAMLError:
+        return  # the composer reports syntax errors with their positions
+
+
 def parse_yaml(text: str, name: str) -> Document:
+    _count_values(text, name)
     loader = _Loader(text)
     try:
         try:
@@ -221,7 +254,11 @@ class _Walker:
             problem = getattr(exc, "problem", None) or str(exc)
             problem = problem.replace("tag:yaml.org,2002:", "!!")
             raise self._fail(f"invalid YAML value: {problem}", node, path) from None
-        except ValueError:  # an integer of thousands of digits (Python refuses to convert it)
+        except ValueError:
+            if node.tag == "tag:yaml.org,2002:timestamp":  # 2026-02-30 looks like a date
+                raise self._fail(f"invalid date {node.value}: expected a day of the calendar",
+                                 node, path) from None
+            # an integer of thousands of digits (Python refuses to convert it)
             raise self._fail(f"the number {node.value[:20]}... has {len(node.value):,} "
                              "characters; expected a number up to 1e15", node, path) from None
         if isinstance(value, float) and not math.isfinite(value):
@@ -265,6 +302,9 @@ def parse_json(text: str, name: str) -> Document:
     except RecursionError:
         raise InputError(f"nesting is deeper than {MAX_DEPTH} levels", file=name) from None
     doc = Document(name, data, text)
+    if _count(data) > MAX_NODES:
+        raise InputError(f"more than {MAX_NODES:,} values; refusing to read further",
+                         file=name)
     # JSON is YAML flow syntax: reuse the YAML composer for positions only. YAML refuses
     # surrogate escapes (json.dumps writes one pair per emoji); same-length stand-ins keep
     # every position.
@@ -338,3 +378,16 @@ class _BadConstant:
 
     def __init__(self, token: str):
         self.args = (token,)
+
+
+def _count(value, limit: int = MAX_NODES) -> int:
+    """Values in parsed JSON, counted without recursion, stopping just past the limit."""
+    count, todo = 0, [value]
+    while todo and count <= limit:
+        item = todo.pop()
+        count += 1
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return count

@@ -13,6 +13,8 @@ from .expr import MISSING
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _NAME = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?$")
 MAX_TEMPLATE_CHARS = 2000
+MAX_VALUE_CHARS = 1000      # one substituted value
+MAX_MESSAGE_CHARS = 10_000  # one rendered message
 
 
 class TemplateError(Exception):
@@ -100,8 +102,10 @@ class Template:
                 value = _number(value)
             elif isinstance(value, list):
                 value = ", ".join(str(v) for v in value)
-            out.append(str(value))
-        return "".join(out)
+            out.append(str(value)[:MAX_VALUE_CHARS])
+        text = "".join(out)
+        # a long parameter named many times must not make a message of gigabytes
+        return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def parse_template(text: str) -> Template:

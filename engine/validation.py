@@ -21,6 +21,7 @@ PATTERN_WORDS = {
                                   "a letter",
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$":
         "a version MAJOR.MINOR.PATCH, such as 1.0.0",
+    r"\S": "text (not only spaces)",
 }
 
 # what pydantic calls the members of a union (in error locations), in words

@@ -4,21 +4,30 @@ A format renders assessment reports and rule listings to text, and may also rend
 analyses (`comparison`, `sweep`); a format without one of those methods cannot show that kind
 of output, and `renderer` says so. Register a new one with `@register`; the CLI offers every
 registered name for `--format`.
+
+`reports` takes options by keyword beyond `details`: `diplo assess` passes `fail_on` (the
+`--fail-on` severity), which the JUnit format needs to decide what fails. A format takes the
+options it knows and ignores the rest (declare `**options`); a format written before options
+existed, whose `reports` takes only `details`, still works: `register` hands it only the
+options it names.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from typing import Any, Callable, Protocol
 
 from ..errors import UsageError
-from ..model import Report, RuleInfo
+from ..model import SEVERITIES, Report, RuleInfo
 
 
 class Format(Protocol):
     name: str
     description: str
 
-    def reports(self, reports: list[Report], *, details: bool = False) -> str: ...
+    def reports(self, reports: list[Report], *, details: bool = False, **options: Any) -> str:
+        ...
 
     def rules(self, rules: list[RuleInfo]) -> str: ...
 
@@ -46,6 +55,17 @@ def detail_lines(report, show_id) -> list[str]:
     return lines
 
 
+def gate_findings(report, fail_on: str) -> list:
+    """The risks that fail `diplo assess --fail-on`: at or above `fail_on`, and (when the report
+    carries waivers or a baseline) not waived and new or worse than in the baseline."""
+    gate = getattr(report, "gate_findings", None)
+    if gate is not None:
+        return list(gate(fail_on))
+    threshold = SEVERITIES.index(fail_on)
+    return [f for f in report.findings
+            if f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold]
+
+
 RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "title")
 
 
@@ -57,8 +77,30 @@ def rule_rows(rules) -> list[tuple]:
 _REGISTRY: dict[str, Format] = {}
 
 
+def _accepting(method: Callable[..., str]) -> Callable[..., str]:
+    """`method`, or a wrapper that drops the options it does not name (a format written
+    before `reports` took options)."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover (a builtin or C callable)
+        return method
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return method
+    known = set(parameters)
+
+    @functools.wraps(method)
+    def reports(reports, **options):
+        return method(reports, **{k: v for k, v in options.items() if k in known})
+    return reports
+
+
 def register(cls):
     instance = cls()
+    if callable(getattr(instance, "reports", None)):
+        try:
+            instance.reports = _accepting(instance.reports)
+        except AttributeError:  # pragma: no cover (slots or a frozen instance: left as it is)
+            pass
     _REGISTRY[instance.name] = instance
     return cls
 
@@ -109,4 +151,4 @@ def show_severity(severity: str | None) -> str:
     return severity or "off"
 
 
-from . import json_format, markdown, table  # noqa: E402,F401  (registers the built-in formats)
+from . import json_format, junit, markdown, sarif, table  # noqa: E402,F401  (the built-in formats)

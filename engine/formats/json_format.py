@@ -11,7 +11,7 @@ class JsonFormat:
     name = "json"
     description = "the report format of the specification (an array for several cases)"
 
-    def reports(self, reports, *, details=False) -> str:
+    def reports(self, reports, *, details=False, **options) -> str:
         if len(reports) == 1:
             return reports[0].to_json()
         items = [json.loads(report.to_json()) for report in reports]

@@ -1,10 +1,22 @@
-"""Markdown, for review comments and wikis: the same content as the table format."""
+"""Markdown, for pull-request comments and wikis.
+
+Assessment reports render as a reviewer's memo: the verdict first, on one line with its counts;
+then the risks, under a heading per concern, each with its severity, title, id, message, remedy
+and guidance (section and quote); then the strengths. With `--explain` (facts in the report)
+each finding has a collapsed `<details>` block with its proof tree, drawn from the report's
+facts alone. The memo keeps the report's order and carries no timestamp, so the same inputs
+give the same bytes. Comparisons, sweeps and rule lists render as tables.
+"""
 from __future__ import annotations
 
-from . import (FINDING_HEADERS, RULE_HEADERS, detail_lines, finding_rows, register,
-               rule_rows, show_number, show_severity)
+import html
+import re
+
+from . import (RULE_HEADERS, gate_findings, register, rule_rows, show_number, show_severity,
+               show_value)
 from .table import (NO_CAUSE, SECTIONS, case_text, change_text, original_text, packs_text,
-                    severity_text, summary_text, verdict_line)
+                    severity_text, summary_text)
+from ..model import SEVERITIES
 
 
 def _cell(value) -> str:
@@ -23,32 +35,191 @@ def _code(text: str) -> str:
     return f"`{text}`" if "`" not in text else text
 
 
+# --- the memo --------------------------------------------------------------------------------
+
+_SPECIAL = re.compile(r"[\\`*<\[\]~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# what would open a block at the start of a line: a heading, a quote, a list item, a rule
+_BLOCK_START = re.compile(r"#{1,6}(?=\s|$)|>|[-+](?=\s|$)|[-=]+\s*$|\d{1,9}(?=[.)](?:\s|$))")
+
+
+def _md(text) -> str:
+    """Text from a case or a pack as inline Markdown: one line, and no character that would
+    start emphasis, code, a link, HTML or (at the start of a line) a heading, quote or list."""
+    text = " ".join(str(text).split())
+    text = _SPECIAL.sub(lambda m: "\\" + m.group(), text)
+    start = _BLOCK_START.match(text)
+    if start:  # "1. x" -> "1\. x"; "# x" -> "\# x"
+        at = start.end() if start.group().isdigit() else 0
+        text = text[:at] + "\\" + text[at:]
+    return text
+
+
+def _inline_code(text: str) -> str:
+    """`text` as a code span, whatever backticks it holds."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _concern(concern: str) -> str:
+    return concern.replace("_", " ").capitalize()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _verdict_line(report) -> str:
+    return (f"**Verdict: {summary_text(report.verdict, report.summary)}** for "
+            f"{_md(report.case.title)}")
+
+
+def _gate_line(report, fail_on: str) -> str:
+    """Whether the case passes `diplo assess --fail-on`, waivers and baseline considered."""
+    counted = len(gate_findings(report, fail_on))
+    threshold = SEVERITIES.index(fail_on)
+    over = sum(1 for f in report.findings
+               if f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold)
+    gate = f"At `--fail-on {fail_on}` this case"
+    if counted:
+        return f"{gate} fails the gate: {_plural(counted, 'risk')} at or above {fail_on}."
+    if over:
+        return (f"{gate} passes the gate: its {_plural(over, 'risk')} at or above {fail_on} "
+                f"{'are' if over != 1 else 'is'} waived or known to the baseline.")
+    return f"{gate} passes the gate: no risk at or above {fail_on}."
+
+
+def _proof_lines(report, finding) -> list[str]:
+    """The proof tree of a finding from the report's facts: finding, the facts it rests on,
+    theirs in turn, each with its rule, fields, parameters and the case fields it read."""
+    facts = {fact.id: fact for fact in report.facts or []}
+    lines: list[str] = []
+
+    def show(value) -> str:
+        return ", ".join(show_value(v) for v in value) if isinstance(value, list) \
+            else show_value(value)
+
+    def details(node, pad: str, quote: bool):
+        lines.append(f"{pad}  by rule {node.rule} ({node.pack}), guidance "
+                     f"{node.citation.section}" + (f": \"{node.citation.quote}\"" if quote
+                                                   else ""))
+        if node.parameters:
+            lines.append(f"{pad}  parameters: " + ", ".join(
+                f"${k} = {show(v)}" for k, v in node.parameters.items()))
+        if node.inputs:
+            lines.append(f"{pad}  case fields: " + ", ".join(node.inputs))
+
+    def walk(fact_id: str, prefix: str, last: bool, seen: tuple):
+        head = "└─ " if last else "├─ "
+        pad = prefix + ("   " if last else "│  ")
+        fact = facts.get(fact_id)
+        if fact is None or fact_id in seen:
+            why = "not in the report" if fact is None else "shown above"
+            lines.append(f"{prefix}{head}{fact_id}  ({why})")
+            return
+        lines.append(f"{prefix}{head}{fact.id}  (derived {fact.kind})")
+        if fact.fields:
+            lines.append(f"{pad}  fields: " + ", ".join(
+                f"{k} = {show(v)}" for k, v in fact.fields.items()))
+        details(fact, pad, True)
+        for j, child in enumerate(fact.because):
+            walk(child, pad, j == len(fact.because) - 1, seen + (fact_id,))
+
+    what = finding.severity if finding.kind == "risk" else "strength"
+    lines.append(f"{finding.id}  [{what}] {' '.join(finding.title.split())}")
+    details(finding, "", False)
+    for j, child in enumerate(finding.because):
+        walk(child, "", j == len(finding.because) - 1, ())
+    return [" ".join(line.split("\n")) for line in lines]
+
+
+def _details_block(report, finding) -> list[str]:
+    tree = _proof_lines(report, finding)
+    longest = max((len(run) for line in tree for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    summary = f"Proof tree of <code>{html.escape(finding.id)}</code>"
+    return (["", f"  <details><summary>{summary}</summary>", "", f"  {fence}text"]
+            + [f"  {line}" for line in tree] + [f"  {fence}", "", "  </details>"])
+
+
+def _finding_lines(report, finding, label: str, explain: bool) -> list[str]:
+    lines = [f"- **{label}**: {_md(finding.title)} ({_inline_code(finding.id)})", "",
+             f"  {_md(finding.message)}"]
+    waived = getattr(finding, "waived", None)
+    if waived is not None:
+        lines += ["", f"  **Waived** until {waived.expires} by {_md(waived.owner)}: "
+                      f"{_md(waived.reason)}"]
+    if finding.remediation:
+        lines += ["", f"  **Remedy:** {_md(finding.remediation)}"]
+    lines += ["", f"  **Guidance** ({_inline_code(finding.citation.section)}): "
+                  f"\"{_md(finding.citation.quote)}\""]
+    if explain:
+        lines += _details_block(report, finding)
+    return lines
+
+
+def memo(report, *, fail_on: str | None = None) -> str:
+    """One report as a reviewer's memo (see the module's description)."""
+    case = report.case
+    lines = [_verdict_line(report), ""]
+    about = f"Case {_inline_code(case.id)}"
+    if case.source:
+        about += f" in {_inline_code(case.source)}"
+    about += f", assessed with {_md(packs_text(report.packs))}."
+    if fail_on is not None:
+        about += " " + _gate_line(report, fail_on)
+    lines.append(about)
+    explain = report.facts is not None
+    risks = [f for f in report.findings if f.kind == "risk"]
+    strengths = [f for f in report.findings if f.kind != "risk"]
+    lines += ["", f"### Risks ({len(risks)})"]
+    if not risks:
+        lines += ["", "No risks."]
+    concerns: dict[str, list] = {}
+    for finding in risks:        # concerns in the order of their first, most severe, risk
+        concerns.setdefault(finding.concern, []).append(finding)
+    for concern, findings in concerns.items():
+        lines += ["", f"#### {_md(_concern(concern))} ({len(findings)})"]
+        for finding in findings:
+            lines += [""] + _finding_lines(report, finding, finding.severity, explain)
+    lines += ["", f"### Strengths ({len(strengths)})"]
+    if not strengths:
+        lines += ["", "No strengths."]
+    for finding in strengths:
+        lines += [""] + _finding_lines(report, finding, _md(_concern(finding.concern)),
+                                       explain)
+    near = report.near_misses
+    if near is not None:
+        lines += ["", f"### Near misses ({len(near)})", ""]
+        lines += [f"- {_md(n.message)}" for n in near] if near else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+_WORST = ("pass", "warn", "fail")
+
+
 @register
 class MarkdownFormat:
     name = "markdown"
-    description = "Markdown tables, for review comments"
+    description = "a reviewer's memo in Markdown, for pull-request comments"
 
-    def reports(self, reports, *, details=False) -> str:
-        blocks = []
-        for report in reports:
-            case = report.case
-            lines = [f"### {case.title} ({_code(case.id)})", ""]
-            if case.source:
-                lines += [f"Case: {_code(case.source)}", ""]
-            if report.findings:
-                lines += _table(FINDING_HEADERS, finding_rows(report))
-            else:
-                lines.append("No findings.")
-            if details and report.findings:
-                lines.append("")
-                lines += detail_lines(report, lambda id: f"{_code(id)}:")
-            lines += ["", f"**{verdict_line(report)}**"]
-            near = getattr(report, "near_misses", None)
-            if near is not None:
-                lines += ["", "Near misses:" + ("" if near else " none")]
-                lines += [f"- {n.message}" for n in near]
-            blocks.append("\n".join(lines))
-        return "\n\n".join(blocks) + "\n"
+    def reports(self, reports, *, details=False, fail_on: str | None = None,
+                **options) -> str:
+        """`details` changes nothing: the memo always gives messages, remedies and quotes.
+        `fail_on` adds a line on whether each case passes `diplo assess --fail-on`."""
+        if fail_on is not None and fail_on not in SEVERITIES:
+            fail_on = None
+        blocks = [memo(report, fail_on=fail_on) for report in reports]
+        if len(reports) > 1:
+            verdicts = [r.verdict for r in reports]
+            worst = max(verdicts, key=_WORST.index)
+            counts = ", ".join(f"{verdicts.count(v)} {v}" for v in reversed(_WORST)
+                               if verdicts.count(v))
+            blocks.insert(0, f"**Verdict: {worst.upper()}** for {len(reports)} cases "
+                             f"({counts})\n")
+        return "\n---\n\n".join(blocks)
 
     def rules(self, rules) -> str:
         return "\n".join(_table(RULE_HEADERS, rule_rows(rules))) + "\n"

@@ -59,7 +59,7 @@ class TableFormat:
     name = "table"
     description = "a table of findings per case, risks first, with the verdict"
 
-    def reports(self, reports, *, details=False) -> str:
+    def reports(self, reports, *, details=False, **options) -> str:
         blocks = []
         for report in reports:
             case = report.case
