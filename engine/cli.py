@@ -172,8 +172,9 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     pattern, quoted or not, the cases it matches).
 
     Exit status: 0 no risk at or above --fail-on (waived and, with --baseline, known risks
-    aside), 1 at least one, 2 bad usage, an invalid pack, waivers or baseline file (nothing
-    assessed) or an invalid case (the others are still reported), 3 an internal error.
+    aside), 1 at least one, 2 nothing assessed (bad usage, an invalid pack, waivers or baseline
+    file, or no valid case; an invalid case among valid ones is reported on stderr and the
+    others decide the status), 3 an internal error.
     """
     from . import waivers as waiver_files
     from .baseline import load_baseline
@@ -219,8 +220,10 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
             write_atomically(output, text)
         else:
             click.echo(text, nl=False)
-    if any(entry.error is not None for entry in batch):
-        sys.exit(EXIT_ERROR)  # a gate must not pass when a case could not be assessed
+    if not reports:
+        sys.exit(EXIT_ERROR)  # nothing assessed
+    # an invalid file among valid ones is reported on stderr (and in the batch summary); the
+    # status is the gate's over the cases that could be assessed
     failed = any(r.fails_gate(fail_on) for r in reports) and not exit_zero
     sys.exit(EXIT_FAIL if failed else EXIT_OK)
 

@@ -58,7 +58,7 @@ class EngineFailure(Exception):
 
 
 class WaiverError(DiploError):
-    """A waivers file does not follow the waivers format (docs/workflows.md)."""
+    """A waivers file does not follow the waivers format (docs/review-workflows.md)."""
 
 
 class BaselineError(DiploError):

@@ -139,7 +139,7 @@ class Citation(_Out):
 
 
 class Waived(_Out):
-    """Why a finding is accepted: the waiver that applies to it (docs/workflows.md)."""
+    """Why a finding is accepted: the waiver that applies to it (docs/review-workflows.md)."""
 
     reason: str
     owner: str

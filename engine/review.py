@@ -1,6 +1,6 @@
 """What review workflows add to `diplo assess`: waivers and a baseline applied to each report,
 notes on them after each report in the text formats, the summary of a batch, and writing the
-output file atomically (docs/workflows.md).
+output file atomically (docs/review-workflows.md).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A waived finding stays in its report, marked with its waiver, and no longer fail
 (`Report.fails_gate`). A waiver applies up to and including its `expires` date; from the next
 day it is listed as expired and the finding counts again, so that an acceptance cannot outlive
 its review. A waiver that matches no finding is listed as stale, so that waivers do not pile up
-after the risks they accepted are gone. The format is in docs/workflows.md.
+after the risks they accepted are gone. The format is in docs/review-workflows.md.
 
 `apply_waivers` takes the date as an argument and never reads a clock, so that a report depends
 on its inputs and the day only; the command takes the day from `today()`, which tests replace.

@@ -282,10 +282,14 @@ def test_an_expression_that_calls_imports_or_reaches_attributes_is_refused(expr,
 
 
 @pytest.mark.parametrize("name", ["__class__", "__builtins__", "_private", "Environ"])
-def test_parameters_and_names_cannot_be_dunder_or_private(name, secret):
+@pytest.mark.parametrize("section", ["parameters", "categories", "concerns"])
+def test_parameters_and_names_cannot_be_dunder_or_private(section, name, secret):
+    declared = {"parameters": param(1),
+                "categories": {"group": "engagement", "description": "A category."},
+                "concerns": {"kind": "risk", "description": "A concern."}}[section]
     pack = write_pack(secret.root / "pack", GOOD_RULE.replace("TITLE", "A cut"),
-                      name="hostile", parameters={name: param(1)})
-    assert_pack_refused(pack, secret, "pack.yaml", "parameters")
+                      name="hostile", **{section: {name: declared}})
+    assert_pack_refused(pack, secret, "pack.yaml", section)
 
 
 @pytest.mark.parametrize("key, value", [("as", "__class__"), ("fact", "__class__"),
