@@ -64,35 +64,40 @@ def run_cli(args: list[str], cwd: Path) -> Outcome:
 # Importing diplo takes most of a second, and the corpus has well over a hundred inputs: each
 # input runs in a process forked from a server that has imported it once, under the same
 # timeout and memory limit as run_cli (test_the_forked_runner_agrees_with_the_command checks
-# that the two see the same thing).
+# that the two see the same thing). The child's code is handed over as text because the server
+# cannot import this module (it does not see the tests folder on Python 3.11), and importing it
+# in every child would cost what the server saves.
 _FORKS = multiprocessing.get_context("forkserver")
-_FORKS.set_forkserver_preload(["engine.cli", __name__])
+_FORKS.set_forkserver_preload(["engine.cli"])
 
-
-def _forked_main(args: list[str], cwd: str, out: str, err: str):
-    _limit_memory()
-    os.chdir(cwd)
-    for fd, path in ((1, out), (2, err)):
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(handle, fd)
-        os.close(handle)
-    from engine.cli import main
-    sys.argv = ["diplo", *args]
-    status = 0
-    try:
-        main(prog_name="diplo")
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(status)
+_CHILD = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+os.chdir(cwd)
+for fd, path in ((1, out), (2, err)):
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(handle, fd)
+    os.close(handle)
+from engine.cli import main
+sys.argv = ["diplo", *args]
+status = 0
+try:
+    main(prog_name="diplo")
+except SystemExit as exc:
+    status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+finally:
+    sys.stdout.flush()
+    sys.stderr.flush()
+os._exit(status)
+"""
 
 
 def run_forked(args: list[str], cwd: Path) -> Outcome:
     with tempfile.TemporaryDirectory() as scratch:
         out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
-        child = _FORKS.Process(target=_forked_main, args=(args, str(cwd), str(out), str(err)))
+        names = {"args": list(args), "cwd": str(cwd), "out": str(out), "err": str(err),
+                 "memory": MEMORY}
+        child = _FORKS.Process(target=exec, args=(_CHILD, names))
         start = time.monotonic()
         child.start()
         child.join(TIMEOUT)

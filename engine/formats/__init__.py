@@ -66,6 +66,20 @@ def gate_findings(report, fail_on: str) -> list:
             if f.kind == "risk" and SEVERITIES.index(f.severity) >= threshold]
 
 
+def sweep_rows(sweep) -> list[list]:
+    """One row per step of a sweep: the value, each finding's severity or '-', the verdict."""
+    rows = []
+    for step in sweep.rows:
+        if step.error is not None:
+            rows.append([show_number(step.value)] + [""] * len(sweep.findings)
+                        + [f"error: {step.error}"])
+        else:
+            rows.append([show_number(step.value)]
+                        + [step.findings.get(f.id, "-") for f in sweep.findings]
+                        + [step.verdict])
+    return rows
+
+
 RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "title")
 
 

@@ -13,7 +13,7 @@ import html
 import re
 
 from . import (RULE_HEADERS, gate_findings, register, rule_rows, show_number, show_severity,
-               show_value)
+               show_value, sweep_rows)
 from .table import (NO_CAUSE, SECTIONS, case_text, change_text, original_text, packs_text,
                     severity_text, summary_text)
 from ..model import SEVERITIES
@@ -255,15 +255,7 @@ class MarkdownFormat:
         lines = [f"### Sweep of {_code(w.path)} from {show_number(w.start)} to "
                  f"{show_number(w.stop)} in {w.steps} step{'s' * (w.steps != 1)}", "",
                  f"{w.case.title} ({_code(w.case.id)}); {original_text(w.original)}.", ""]
-        rows = []
-        for step in w.rows:
-            if step.error is not None:
-                rows.append([show_number(step.value)] + [""] * len(w.findings)
-                            + [f"error: {step.error}"])
-            else:
-                rows.append([show_number(step.value)]
-                            + [step.findings.get(f.id, "-") for f in w.findings]
-                            + [step.verdict])
+        rows = sweep_rows(w)
         lines += _table(["value"] + [str(i) for i in range(1, len(w.findings) + 1)]
                         + ["verdict"], rows)
         if w.findings:

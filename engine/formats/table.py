@@ -4,7 +4,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from . import (FINDING_HEADERS, RULE_HEADERS, detail_lines, finding_rows, register,
-               rule_rows, show_number, show_severity, show_value)
+               rule_rows, show_number, show_severity, show_value, sweep_rows)
 from ..model import SEVERITIES
 
 _ORDER = tuple(reversed(SEVERITIES))
@@ -124,15 +124,7 @@ class TableFormat:
                  f"{w.case.title} ({w.case.id})" + (f"  {w.case.source}" if w.case.source
                                                    else "")]
         headers = ["value"] + [str(i) for i in range(1, len(w.findings) + 1)] + ["verdict"]
-        rows = []
-        for step in w.rows:
-            if step.error is not None:
-                rows.append([show_number(step.value)] + [""] * len(w.findings)
-                            + [f"error: {step.error}"])
-            else:
-                rows.append([show_number(step.value)]
-                            + [step.findings.get(f.id, "-") for f in w.findings]
-                            + [step.verdict])
+        rows = sweep_rows(w)
         lines.append("")
         lines.append(tabulate(rows, headers=headers, disable_numparse=True))
         if w.findings:
