@@ -243,8 +243,8 @@ BROKEN_TESTS = {
                       "    expect: [{rule: S-001}]\n", ["params.nope", "unknown parameter"]),
     "nothing-expected": (f"tests:\n  - name: t\n    case: {{{ITEMS}}}\n",
                          ["expect", "absent"]),
-    "duplicate-name": (f"tests:\n  - name: t\n    case: {{{ITEMS}}}\n    expect: [{{rule: S-001}}]\n"
-                       f"  - name: t\n    case: {{{ITEMS}}}\n    expect: [{{rule: S-001}}]\n",
+    "duplicate-name": ("tests:\n" + 2 * f"  - name: t\n    case: {{{ITEMS}}}\n"
+                                         "    expect: [{rule: S-001}]\n",
                        ["duplicate test name"]),
     "python-tag": ("tests:\n  - name: !!python/object/apply:os.system [echo hi]\n",
                    ["unsupported yaml tag"]),

@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from engine import InputError, PackError, assess, load_case, load_pack
 from engine.cli import main
 from engine.packtest import collect
 
-from conftest import BASE_CASE, CITE, ROOT, param, rule, write_pack
+from conftest import BASE_CASE, ROOT, param, rule, write_pack
 
 SECRET_ENV = "DIPLO_TEST_SECRET"
 
