@@ -134,18 +134,13 @@ def _waivers_head(report: Report) -> str:
 
 def _table_notes(report: Report, fail_on: str) -> str:
     lines = []
-    if report.waivers is not None:
-        lines.append(_waivers_head(report))
-        rows = _waiver_rows(report)
-        if rows:
-            lines += ["  " + line for line in tabulate(
-                rows, tablefmt="plain", disable_numparse=True).splitlines()]
-    if report.baseline is not None:
-        lines.append(_baseline_head(report))
-        rows = _baseline_rows(report)
-        if rows:
-            lines += ["  " + line for line in tabulate(
-                rows, tablefmt="plain", disable_numparse=True).splitlines()]
+    for present, head, rows in ((report.waivers, _waivers_head, _waiver_rows),
+                                (report.baseline, _baseline_head, _baseline_rows)):
+        if present is None:
+            continue
+        lines.append(head(report))
+        lines += ["  " + line for line in tabulate(
+            rows(report), tablefmt="plain", disable_numparse=True).splitlines()]
     lines.append(_gate_words(report, fail_on))
     return "\n".join(lines) + "\n"
 

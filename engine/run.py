@@ -135,15 +135,20 @@ def list_rules(pack: packs.PackSet | None = None) -> list[RuleInfo]:
                      file=r.at.file, line=r.at.line) for r in pack.rules]
 
 
-def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`NAME=VALUE` strings from the command line into a dict (values converted on load)."""
-    params: dict[str, str] = {}
+def parse_assignments(assignments, option: str, what: str = "NAME", convert=str) -> dict:
+    """`KEY=VALUE` strings given to a command-line option, as a dict of converted values."""
+    result: dict = {}
     for text in assignments:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"expected NAME=VALUE, found {text!r}", path="--param")
-        params[name.strip()] = value
-    return params
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected {what}=VALUE, found {text!r}", path=option)
+        result[key.strip()] = convert(value)
+    return result
+
+
+def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`--param NAME=VALUE` options (values are converted to each parameter's type on load)."""
+    return parse_assignments(assignments, "--param")
 
 
 def assess_files(paths: list[str], pack: packs.PackSet | None = None, *,

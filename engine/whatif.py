@@ -300,14 +300,8 @@ def with_params(pack: PackSet | None, params: dict | None) -> PackSet:
 
 
 def parse_sets(assignments: list[str] | tuple[str, ...]) -> dict[str, object]:
-    """`PATH=VALUE` strings from the command line; values are numbers, true/false or text."""
-    sets: dict[str, object] = {}
-    for text in assignments:
-        path, sep, value = text.partition("=")
-        if not sep or not path.strip():
-            raise UsageError(f"expected PATH=VALUE, found {text!r}", path="--set")
-        sets[path.strip()] = parse_value(value)
-    return sets
+    """`--set PATH=VALUE` options; values are numbers, true/false or text."""
+    return run.parse_assignments(assignments, "--set", "PATH", parse_value)
 
 
 def whatif(case: Case, pack: PackSet | None = None, sets: dict[str, object] | None = None,

@@ -75,6 +75,39 @@ def make_case(**changes) -> Case:
     return Case.model_validate(data)
 
 
+def run_cli(*args):
+    """The `diplo` command in-process; stdout and stderr stay apart (click 8.2 and later)."""
+    from click.testing import CliRunner
+    from engine.cli import main
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    # reports name cases by the path given; relative paths keep them short and stable
+    monkeypatch.chdir(ROOT)
+
+
+# One valid rule that reports, for tests that build a pack around it or break one part of it.
+ONE_RULE = textwrap.dedent("""\
+    rules:
+      - id: S-001
+        title: A cut
+        when:
+          - fact: line_item
+            as: item
+            where: category == 'joint_exercises'
+        report:
+          kind: risk
+          severity: medium
+          concern: engagement_limited
+          message: "{item.id} is cut"
+        citation:
+          section: cuts-engagement
+          quote: Reduced funding may restrict the frequency and scale of military exercises
+    """)
+
+
 @pytest.fixture
 def tmp_pack(tmp_path):
     def build(rules, **kwargs):

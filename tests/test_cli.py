@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import engine
 import engine.compile
 import engine.run
-from engine.cli import main
 from engine.model import SEVERITIES
+
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(f"cases/{p.name}" for p in (ROOT / "cases").glob("*.yaml"))
@@ -22,14 +22,8 @@ BALANCED = "cases/balanced-partner.yaml"
 OPAQUE_RISE = "cases/opaque-nominal-rise.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch):
-    # reports name cases by the path given; relative paths keep them short and stable
-    monkeypatch.chdir(ROOT)
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args))
+pytestmark = pytest.mark.usefixtures("in_repo")
+run = run_cli
 
 
 def report(*args) -> dict | list:

@@ -7,27 +7,19 @@ status are checked separately. docs/security.md points here.
 """
 from __future__ import annotations
 
-import textwrap
 
 import pytest
-from click.testing import CliRunner
 
-from engine.cli import main
 
-from conftest import ROOT, write_pack
+from conftest import ONE_RULE, run_cli, write_pack
 
 ALLY = "cases/ally-trims-exercises.yaml"
 EXERCISES = "line_items.multinational-exercises.amount"
 BAD = "tests/bad_inputs"
 
 
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch):
-    monkeypatch.chdir(ROOT)
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+pytestmark = pytest.mark.usefixtures("in_repo")
+run = run_cli
 
 
 def assert_one_line_error(result, *words):
@@ -202,23 +194,7 @@ def test_sweep_bad_vary(extra, words):
 
 # --- diplo test: broken test files --------------------------------------------------------------
 
-RULE = textwrap.dedent("""\
-    rules:
-      - id: S-001
-        title: A cut
-        when:
-          - fact: line_item
-            as: item
-            where: category == 'joint_exercises'
-        report:
-          kind: risk
-          severity: medium
-          concern: engagement_limited
-          message: "{item.id} is cut"
-        citation:
-          section: cuts-engagement
-          quote: Reduced funding may restrict the frequency and scale of military exercises
-    """)
+RULE = ONE_RULE
 
 ITEMS = "line_items: [{id: exercises, category: joint_exercises, amount: 80, prior: 100}]"
 

@@ -25,7 +25,7 @@ from engine import InputError, PackError, assess, load_case, load_pack
 from engine.cli import main
 from engine.packtest import collect
 
-from conftest import BASE_CASE, ROOT, param, rule, write_pack
+from conftest import BASE_CASE, ONE_RULE, ROOT, param, rule, write_pack
 
 SECRET_ENV = "DIPLO_TEST_SECRET"
 
@@ -84,23 +84,7 @@ def assert_pack_refused(pack: Path, s: Secrets, *words):
 
 # --- building hostile inputs --------------------------------------------------------------------
 
-GOOD_RULE = textwrap.dedent("""\
-    rules:
-      - id: S-001
-        title: TITLE
-        when:
-          - fact: line_item
-            as: item
-            where: category == 'joint_exercises'
-        report:
-          kind: risk
-          severity: medium
-          concern: engagement_limited
-          message: "{item.id} is cut"
-        citation:
-          section: cuts-engagement
-          quote: Reduced funding may restrict the frequency and scale of military exercises
-    """)
+GOOD_RULE = ONE_RULE.replace("title: A cut", "title: TITLE")
 
 GOOD_TESTS = textwrap.dedent("""\
     tests:

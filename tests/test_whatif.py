@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from engine import assess, formats, load_case, load_pack
-from engine.cli import main
 from engine.edit import with_values
 from engine.errors import UsageError
 from engine.whatif import Assessment, compare, compare_assessments, sweep, whatif
 
-from conftest import BASE_CASE, make_case, param, rule, write_pack
+from conftest import BASE_CASE, make_case, param, rule, run_cli, write_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 ALLY = "cases/ally-trims-exercises.yaml"
@@ -26,9 +24,7 @@ EXERCISES = "line_items.multinational-exercises.amount"
 DEEP_CUT = "DD-ENG-003:multinational-exercises"
 
 
-@pytest.fixture(autouse=True)
-def _in_repo(monkeypatch):
-    monkeypatch.chdir(ROOT)
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +37,7 @@ def ally(pack):
     return load_case(ROOT / ALLY, pack)
 
 
-def run(*args):
-    return CliRunner().invoke(main, list(args))
+run = run_cli
 
 
 def ally_variant(tmp_path: Path, name: str, change) -> str:

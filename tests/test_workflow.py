@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import engine.cli
 import engine.formats
 import engine.waivers
-from engine import load_case, load_pack
+from engine import load_pack
 from engine.baseline import load_baseline
 from engine.errors import BaselineError, CaseError, DiploError, WaiverError
 from engine.cli import main
