@@ -21,7 +21,7 @@ from .edit import case_data, get_value, id_path, parse_path, show_path, with_val
 from .errors import DiploError, UsageError
 from .facts import case_facts
 from .model import SEVERITIES, Case, Citation, NearMiss, Report
-from .pack import PackSet, Pattern, Rule
+from .pack import PackSet, Pattern
 from .validation import did_you_mean
 
 MAX_COMBINATIONS = 20_000   # bindings tried when diagnosing one rule
@@ -155,6 +155,7 @@ class Failure(_Out):
     threshold: float | None = None
     op: str | None = None
     gap: float | None = None          # how far the value is from meeting the condition
+    failed_conditions: int = 1        # of the pattern's conditions, how many this fact failed
 
 
 class WhyNot(_Out):
@@ -250,8 +251,8 @@ def _failure(fact_id: str, node: ex.Node, lookup, params) -> Failure:
     return Failure(fact=fact_id, condition=text, detail=f"{text} does not hold")
 
 
-def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: int = 0
-            ) -> WhyNot:
+def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: int = 0,
+            facts: "_Facts | None" = None) -> WhyNot:
     """Why `rule_id` did (or did not) fire on this assessed case (report with explain=True)."""
     rules = {rule.id: rule for rule in pack.rules}
     rule = rules.get(rule_id)
@@ -263,7 +264,7 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
     if results:
         return WhyNot(rule=rule.id, title=rule.title, fired=True, results=results,
                       reason=f"{rule.id} fired {len(results)} time(s)")
-    facts = _Facts(case, pack, report)
+    facts = facts or _Facts(case, pack, report)
     params = dict(rule.params)
     positive = [p for p in rule.patterns if not p.negated]
     negated = [p for p in rule.patterns if p.negated]
@@ -304,7 +305,7 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
                 continue
             scope = {**bound, pattern.name: fields}
             failures.append(_failure(fact_id, failed[0], _lookup(scope, pattern.name, params),
-                                     params))
+                                     params).model_copy(update={"failed_conditions": len(failed)}))
         if i > deepest["index"] or (i == deepest["index"] and not deepest["blocked"]):
             deepest.update(index=i, failures=failures, pattern=pattern, blocked=[])
         return False
@@ -323,7 +324,7 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
     if not facts.of(pattern.kind):
         reason = f"no {pattern.kind} fact exists"
         if depth < 3 and pattern.kind in pack.derived_by:
-            upstream = [why_not(r, case, pack, report, depth=depth + 1)
+            upstream = [why_not(r, case, pack, report, depth=depth + 1, facts=facts)
                         for r in pack.derived_by[pattern.kind]]
             reason += f" (derived by {', '.join(pack.derived_by[pattern.kind])})"
     else:
@@ -350,16 +351,17 @@ def near_misses(case: Case, pack: PackSet, report: Report, *, margin: float = NE
     """Rules that did not fire because one numeric condition fell short by at most `margin`
     of its threshold."""
     found = []
+    facts = _Facts(case, pack, report)   # once: every rule is diagnosed on the same facts
     for rule in pack.rules:
-        result = why_not(rule.id, case, pack, report, depth=3)
+        result = why_not(rule.id, case, pack, report, depth=3, facts=facts)
         if result.fired:
             continue
         for failure in result.failures:
             if failure.gap is None or failure.threshold is None:
                 continue
             scale = abs(failure.threshold) or 1.0
-            if failure.gap > margin * scale or _fails_elsewhere(rule, failure, case, pack,
-                                                                 report):
+            # a fact that fails another condition too is not near
+            if failure.gap > margin * scale or failure.failed_conditions != 1:
                 continue
             found.append(NearMiss(
                 rule=rule.id, title=rule.title, fact=failure.fact, condition=failure.condition,
@@ -379,20 +381,6 @@ def _num(value: float) -> str:
 
 def _subject(fact_id: str) -> str:
     return fact_id.split(":", 1)[1] if ":" in fact_id else fact_id
-
-
-def _fails_elsewhere(rule: Rule, failure: Failure, case, pack, report) -> bool:
-    """True when the candidate fact fails another condition too: then it is not near."""
-    kind = failure.fact.split(":", 1)[0]
-    pattern = next((p for p in rule.patterns if p.kind == kind and not p.negated), None)
-    if pattern is None or pattern.where is None:
-        return False
-    facts = dict(_Facts(case, pack, report).of(kind))
-    fields = facts.get(failure.fact, {})
-    lookup = _lookup({pattern.name: fields}, pattern.name, rule.params)
-    failed = [c for c in _conjuncts(pattern.where)
-              if ex.evaluate(c, lookup, rule.params) is not True]
-    return len(failed) != 1
 
 
 # --- the change that clears a risk ---------------------------------------------------------------
