@@ -382,7 +382,7 @@ class CompiledPack:
         ruleset: dict = {}
         for i, rule in enumerate(packset.rules):
             translator.params = {name: spec.value for name, spec in
-                                 packset.parameters[rule.pack].items()}
+                                 packset.visible_parameters(rule.pack).items()}
             ruleset[f"r{i}"] = {"all": translator.rule(rule), "run": self._action(rule)}
         ruleset["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": self._guard}
         ruleset["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},

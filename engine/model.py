@@ -118,6 +118,16 @@ class CaseRef(_Out):
 class PackRef(_Out):
     name: str
     version: str
+    extends: str | None = Field(default=None, description="the pack this one extends")
+    disabled: list[str] = Field(
+        default_factory=list, description="rules of this pack left out of the assessment "
+        "(by a pack that extends it, a project configuration or the command line)")
+
+
+class SeverityChange(_Out):
+    default: Severity = Field(description="the severity the rule's own pack gives")
+    by: str = Field(description="what changed it: a pack, a configuration file, the "
+                                "command line")
 
 
 class RiskCounts(_Out):
@@ -164,6 +174,9 @@ class Finding(_Out):
     parameters: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
     waived: Waived | None = Field(
         default=None, description="the waiver that accepts this risk, or null (not waived)")
+    severity_override: SeverityChange | None = Field(
+        default=None, description="set when the severity is not the one the rule's pack "
+                                  "gives, or null")
 
 
 class WaiverEntry(_Out):

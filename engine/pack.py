@@ -70,16 +70,46 @@ class GuidanceSpec(_Strict):
     sections: dict[Slug, SectionSpec]
 
 
+VersionSpecifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ExtendsSpec(_Strict):
+    pack: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    version: VersionSpecifier | None = None
+
+
+class ParameterOverride(_Strict):
+    value: ParamValue
+    source: Prose
+
+
+class OverridesSpec(_Strict):
+    severity: dict[Annotated[str, StringConstraints(max_length=64)], Severity] = Field(
+        default_factory=dict)
+    parameters: dict[Ident, ParameterOverride] = Field(default_factory=dict)
+
+
 class Manifest(_Strict):
     name: PackName
     version: SemVer
     description: Prose
-    guidance: GuidanceSpec
+    diplo: VersionSpecifier | None = None
+    extends: Annotated[str, StringConstraints(min_length=1, max_length=300)] | ExtendsSpec \
+        | None = None
+    guidance: GuidanceSpec | None = None
     categories: dict[Ident, CategorySpec] = Field(default_factory=dict)
     concerns: dict[Ident, ConcernSpec] = Field(default_factory=dict)
     parameters: dict[Ident, ParameterSpec] = Field(default_factory=dict)
+    disable: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list)
+    overrides: OverridesSpec = Field(default_factory=OverridesSpec)
     rules: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
-        default_factory=lambda: ["rules/*.yaml"], min_length=1)
+        default_factory=lambda: ["rules/*.yaml"])
+
+    @property
+    def base(self) -> ExtendsSpec | None:
+        if isinstance(self.extends, str):
+            return ExtendsSpec(pack=self.extends)
+        return self.extends
 
 
 Expression = Annotated[str, StringConstraints(min_length=1)] | int | float | bool
@@ -196,6 +226,21 @@ class Pack:
     manifest: Manifest
     rules: list[Rule]
     manifest_doc: Document
+    base: "Pack | None" = None
+    guidance: dict[str, str] = field(default_factory=dict)   # slug -> normalised text
+
+    @property
+    def ancestors(self) -> list["Pack"]:
+        """The packs this one extends, nearest first."""
+        found, pack = [], self.base
+        while pack is not None:
+            found.append(pack)
+            pack = pack.base
+        return found
+
+    @property
+    def extends(self) -> str | None:
+        return self.base.name if self.base else None
 
 
 @dataclass
@@ -210,10 +255,23 @@ class PackSet:
     strata: int
     parameters: dict[str, dict[str, ParameterSpec]]   # pack -> name -> spec (effective)
     compiled: object = None                           # set by the compiler
+    disabled: dict[str, str] = field(default_factory=dict)    # rule id -> who disabled it
+    severity_overrides: dict[str, "SeverityOverride"] = field(default_factory=dict)
+
+    def visible_parameters(self, pack_name: str) -> dict[str, ParameterSpec]:
+        """The parameters a pack's rules may read: its own and those of the packs it
+        extends."""
+        return _visible(next(p for p in self.packs if p.name == pack_name), self.parameters)
 
     @property
     def groups(self) -> dict[str, str]:
         return {name: spec.group for name, spec in self.categories.items()}
+
+
+@dataclass(frozen=True)
+class SeverityOverride:
+    default: str     # the severity the rule's own pack gives
+    by: str          # what set the new one: a pack, a configuration file, the command line
 
 
 # --- finding packs ----------------------------------------------------------------------------
@@ -232,47 +290,138 @@ def builtin_packs_dir() -> Path:
 DEFAULT_PACK = "defense-diplomacy"
 
 
-def resolve_pack_dir(spec: str | Path) -> Path:
-    """A pack folder from a path, or the name of a built-in pack."""
+PACK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def resolve_pack_dir(spec: str | Path, *, relative_to: Path | None = None) -> Path:
+    """A pack folder from a path, or the name of an installed pack (diplo's own included).
+
+    A folder that exists wins over a name. `relative_to` is where a relative path starts
+    (a pack's `extends` is relative to the pack; a command-line path to the working
+    directory)."""
     if not str(spec).strip():
         raise PackError("the pack name or folder is empty", path="--pack")
     path = Path(spec)
+    if relative_to is not None and not path.is_absolute():
+        path = Path(os.path.normpath(relative_to / path))
     if path.is_dir():
         return path
-    if isinstance(spec, str) and re.match(r"^[a-z0-9][a-z0-9-]*$", spec):
-        builtin = builtin_packs_dir() / spec
-        if builtin.is_dir():
-            return builtin
+    from . import registry
+    if isinstance(spec, str) and PACK_NAME.match(spec):
+        installed = registry.find_installed(spec)
+        if installed is not None:
+            return installed
+        if not registry.installed_names():
+            # diplo run from a source tree it was never installed from: no entry points at
+            # all, so its own packs are found where they are
+            builtin = builtin_packs_dir() / spec
+            if builtin.is_dir():
+                return builtin
     if path.exists():
         raise PackError("is not a folder; a rule pack is a folder with a pack.yaml",
                         file=str(spec))
-    names = []
-    try:
-        names = sorted(p.name for p in builtin_packs_dir().iterdir() if p.is_dir())
-    except PackError:
-        pass
+    names = registry.installed_names()
     hint = did_you_mean(str(spec), names)
-    raise PackError(f"no such rule pack folder{hint or ''}"
-                    + ("" if hint else f" (built-in packs: {', '.join(names)})" if names else ""),
+    raise PackError(f"no such rule pack folder or installed pack{hint or ''}"
+                    + ("" if hint else f" (installed packs: {', '.join(names)})" if names else ""),
                     file=str(spec))
 
 
 # --- loading ---------------------------------------------------------------------------------
 
-def load_pack(*specs: str | Path, params: dict[str, str | ParamValue] | None = None) -> PackSet:
-    """Load one or more packs (folders or built-in names) into a PackSet.
+def load_pack(*specs: str | Path, params: dict[str, str | ParamValue] | None = None,
+              disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+              severity: dict[str, str] | None = None) -> PackSet:
+    """Load one or more packs (folders or installed pack names) into a PackSet; a pack that
+    extends another brings it along, loaded first.
 
-    With no argument, the default pack. `params` overrides parameter values by name
-    (`name` or `pack.name`)."""
+    With no argument, the default pack. `params` overrides parameter values by name (`name`
+    or `pack.name`); `disable` leaves rules out by id; `severity` sets a reporting rule's
+    severity by id. A dict for `disable` maps each id to who asks (shown in errors and
+    reports); so do `by_*` keys in `origins` (see analyse)."""
     if not specs:
         specs = (DEFAULT_PACK,)
-    packs: list[Pack] = []
+    loader = _Loader()
     for spec in specs:
-        packs.append(_read_pack(resolve_pack_dir(spec)))
-    return analyse(packs, params or {})
+        loader.add(resolve_pack_dir(spec))
+    return analyse(loader.packs, params or {}, disable=disable, severity=severity)
 
 
-def _read_pack(root: Path) -> Pack:
+class _Loader:
+    """Reads packs and the packs they extend, each once, bases before their extensions."""
+
+    def __init__(self):
+        self.packs: list[Pack] = []
+        self._by_root: dict[Path, Pack] = {}
+
+    def add(self, root: Path, chain: tuple[Pack, ...] = ()) -> Pack:
+        key = root.resolve()
+        if key in self._by_root:
+            return self._by_root[key]
+        manifest, doc = _read_manifest(root)
+        for other in self.packs:
+            if other.name == manifest.name:
+                raise PackError(f"pack '{manifest.name}' is loaded twice: from "
+                                f"{other.root / MANIFEST} and from {root / MANIFEST}; load one "
+                                "of them", file=str(root / MANIFEST))
+        base = None
+        wanted = manifest.base
+        if wanted is not None:
+            names = [p.name for p in chain] + [manifest.name]
+            base_root = _resolve_base(wanted.pack, root, doc)
+            again = [p.name for p in chain if p.root.resolve() == base_root.resolve()]
+            if again or base_root.resolve() == key:
+                raise doc.error(PackError, "packs extend each other in a circle: "
+                                + " -> ".join(names + (again or [manifest.name])),
+                                ("extends",))
+            base = self.add(base_root, chain + (_Pending(manifest.name, root),))
+            if wanted.version is not None and not _version_ok(base.version, wanted.version):
+                raise doc.error(PackError, f"this pack needs {base.name} {wanted.version}, "
+                                f"but {base.name} {base.version} is loaded (from {base.root})",
+                                ("extends", "version"))
+        pack = _read_rules(root, manifest, doc, base)
+        self._by_root[key] = pack
+        self.packs.append(pack)
+        return pack
+
+
+@dataclass
+class _Pending:
+    """A pack whose base is being read: enough to recognise a circle."""
+    name: str
+    root: Path
+
+
+def _resolve_base(spec: str, root: Path, doc: Document) -> Path:
+    try:
+        return resolve_pack_dir(spec, relative_to=root)
+    except PackError as exc:
+        raise doc.error(PackError, f"the pack it extends cannot be found: {exc.message} "
+                        f"({spec!r}: an installed pack's name, or a folder relative to this "
+                        "pack)", ("extends",)) from None
+
+
+def _version_ok(version: str, specifier: str) -> bool:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+    return SpecifierSet(specifier).contains(Version(version), prereleases=True)
+
+
+def _check_specifier(text: str, doc: Document, path: tuple) -> None:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        raise doc.error(PackError, f"{text!r} is not a version specifier (write e.g. "
+                        "'>=1.0,<2' or '~=1.2')", path) from None
+
+
+def read_manifest(root: Path) -> Manifest:
+    """A pack folder's manifest, validated (its rules are not read)."""
+    return _read_manifest(root)[0]
+
+
+def _read_manifest(root: Path) -> tuple[Manifest, Document]:
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise PackError(f"no {MANIFEST} in this folder; a rule pack needs a manifest",
@@ -283,16 +432,53 @@ def _read_pack(root: Path) -> Pack:
                         "files must lie inside it", file=str(manifest_path))
     doc = read_document(manifest_path)
     manifest: Manifest = validate(Manifest, doc, PackError, what="pack manifest")
+    if manifest.diplo is not None:
+        _check_specifier(manifest.diplo, doc, ("diplo",))
+        from ._version import __version__
+        if not _version_ok(__version__, manifest.diplo):
+            raise doc.error(PackError, f"pack '{manifest.name}' {manifest.version} works with "
+                            f"diplo {manifest.diplo}; this is diplo {__version__}", ("diplo",))
+    base = manifest.base
+    if base is not None and base.version is not None:
+        _check_specifier(base.version, doc, ("extends", "version"))
+    if manifest.guidance is None and base is None:
+        raise doc.error(PackError, "a pack needs a 'guidance' document for its rules to cite, "
+                        "unless it extends a pack whose guidance they cite", ())
+    if base is None:
+        for key in ("disable", "overrides"):
+            if getattr(manifest, key) != Manifest.model_fields[key].get_default(
+                    call_default_factory=True):
+                raise doc.error(PackError, f"'{key}' changes the rules of the pack this one "
+                                "extends, but it extends none (add 'extends')", (key,))
+    return manifest, doc
+
+
+def _read_rules(root: Path, manifest: Manifest, doc: Document, base: Pack | None) -> Pack:
+    if not manifest.rules and base is None:
+        raise doc.error(PackError, "a pack needs rules unless it extends another pack",
+                        ("rules",))
     rule_files = _rule_files(root, manifest, doc)
     specs: list[tuple[RuleSpec, Document, int]] = []
     for path in rule_files:
         rdoc = read_document(path, display=str(path))
         rule_file: RuleFile = validate(RuleFile, rdoc, PackError, what="rule file")
         specs.extend((spec, rdoc, i) for i, spec in enumerate(rule_file.rules))
-    guidance = _read_guidance(root, manifest, doc)
-    rules = [_rule_from_spec(spec, rdoc, i, manifest, guidance) for spec, rdoc, i in specs]
+    own = _read_guidance(root, manifest, doc) if manifest.guidance else {}
+    guidance = dict(own)
+    concerns = dict(manifest.concerns)
+    for ancestor in ([base] + base.ancestors) if base else []:
+        for slug, text in ancestor.guidance.items():
+            guidance.setdefault(slug, text)
+        for name, spec in ancestor.manifest.concerns.items():
+            if name in manifest.concerns and manifest.concerns[name].kind != spec.kind:
+                raise doc.error(PackError, f"concern '{name}' is a {spec.kind} concern in "
+                                f"{ancestor.name} ({ancestor.root / MANIFEST}); it cannot be a "
+                                f"{manifest.concerns[name].kind} here", ("concerns", name, "kind"))
+            concerns.setdefault(name, spec)
+    rules = [_rule_from_spec(spec, rdoc, i, manifest, guidance, concerns)
+             for spec, rdoc, i in specs]
     return Pack(manifest.name, manifest.version, manifest.description, root, manifest, rules,
-                doc)
+                doc, base, own)
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -417,7 +603,7 @@ def _parse(text, at: Where) -> ex.Node:
 
 
 def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifest,
-                    guidance: dict[str, str]) -> Rule:
+                    guidance: dict[str, str], concerns: dict[str, ConcernSpec]) -> Rule:
     base = ("rules", index)
     at = _where(doc, base)
     if (spec.derive is None) == (spec.report is None):
@@ -457,11 +643,11 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
             sites["remediation"] = _where(doc, base + ("report", "remediation"))
             remediation = _template(spec.report.remediation, doc,
                                     base + ("report", "remediation"))
-        concern = manifest.concerns.get(spec.report.concern)
+        concern = concerns.get(spec.report.concern)
         cpath = base + ("report", "concern")
         if concern is None:
             raise doc.error(PackError, f"concern '{spec.report.concern}' is not declared in "
-                            f"the manifest{did_you_mean(spec.report.concern, manifest.concerns)}",
+                            f"the manifest{did_you_mean(spec.report.concern, concerns)}",
                             cpath)
         if concern.kind != spec.report.kind:
             raise doc.error(PackError, f"concern '{spec.report.concern}' is a {concern.kind} "
@@ -472,8 +658,10 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
     citation = spec.citation
     section = guidance.get(citation.section)
     if section is None:
+        where = ("the guidance of this pack or of the packs it extends" if manifest.extends
+                 else "the manifest")
         raise doc.error(PackError, f"guidance section '{citation.section}' is not declared in "
-                        f"the manifest{did_you_mean(citation.section, guidance)}",
+                        f"{where}{did_you_mean(citation.section, guidance)}",
                         base + ("citation", "section"))
     pieces = [p for p in re.split(r"\.\.\.|\u2026", _normalise(citation.quote)) if p.strip()]
     position = 0
@@ -550,7 +738,13 @@ def coerce_param(spec: ParameterSpec, raw, name: str):
     return text
 
 
-def analyse(packs: list[Pack], overrides: dict) -> PackSet:
+def analyse(packs: list[Pack], overrides: dict, *,
+            disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+            severity: dict[str, str | tuple[str, str]] | None = None) -> PackSet:
+    """Check packs loaded together and apply what changes them, in this order: each pack's
+    `overrides` and `disable` (of the packs it extends), then `overrides` (parameter values),
+    `disable` and `severity` given by the caller. `disable` may map each rule id to who
+    disables it and a `severity` value may be (level, who); who is shown in reports."""
     seen_packs: dict[str, Pack] = {}
     for pack in packs:
         if pack.name in seen_packs:
@@ -567,6 +761,7 @@ def analyse(packs: list[Pack], overrides: dict) -> PackSet:
                     f"'{categories[name].group}'", ("categories", name, "group"))
             categories.setdefault(name, spec)
 
+    _check_parameter_conflicts(packs)
     parameters = _effective_parameters(packs, overrides)
 
     rule_sites: dict[str, Rule] = {}
@@ -577,10 +772,12 @@ def analyse(packs: list[Pack], overrides: dict) -> PackSet:
                 raise rule.at.error(f"duplicate rule id '{rule.id}' (also at {other.file}:"
                                     f"{other.line})")
             rule_sites[rule.id] = rule
-    rules = [rule for pack in packs for rule in pack.rules]
+    disabled, severity_overrides = _apply_changes(packs, rule_sites, disable, severity)
+    rules = [rule for pack in packs for rule in pack.rules if rule.id not in disabled]
     if len(rules) > MAX_RULES:
         raise PackError(f"{len(rules)} rules are loaded; the limit is {MAX_RULES}",
                         file=str(packs[0].root / MANIFEST))
+    _check_disabled_producers(packs, rules, rule_sites, disabled)
 
     derived_by: dict[str, list[Rule]] = {}
     for rule in rules:
@@ -592,7 +789,8 @@ def analyse(packs: list[Pack], overrides: dict) -> PackSet:
 
     order = _derivation_order(rules, derived_by)
     schemas = {kind: dict(fields) for kind, fields in BASE_SCHEMAS.items()}
-    checker = _Checker(schemas, categories, parameters)
+    checker = _Checker(schemas, categories, {pack.name: _visible(pack, parameters)
+                                             for pack in packs})
     for rule in order:
         checker.check(rule, derived_by)
     for rule in rules:
@@ -613,11 +811,137 @@ def analyse(packs: list[Pack], overrides: dict) -> PackSet:
         if rule.derive_kind:
             kind_stratum[rule.derive_kind] = max(kind_stratum.get(rule.derive_kind, 0), level)
     return PackSet(packs, rules, categories, schemas,
-                   {k: [r.id for r in v] for k, v in derived_by.items()}, strata, parameters)
+                   {k: [r.id for r in v] for k, v in derived_by.items()}, strata, parameters,
+                   disabled=disabled, severity_overrides=severity_overrides)
+
+
+def _check_parameter_conflicts(packs: list[Pack]) -> None:
+    owners: dict[str, Pack] = {}
+    for pack in packs:
+        for name in pack.manifest.parameters:
+            other = owners.get(name)
+            if other is not None:
+                line, _ = other.manifest_doc.position(("parameters", name), key=True)
+                raise pack.manifest_doc.error(
+                    PackError, f"parameter '{name}' is also declared by pack '{other.name}' "
+                    f"({other.manifest_doc.name}:{line}); a name means one parameter: rename "
+                    "one, or set the other pack's value under 'overrides: parameters:' when "
+                    "this pack extends it", ("parameters", name), key=True)
+            owners[name] = pack
+
+
+def _apply_changes(packs, rule_sites, disable, severity):
+    """Rules left out and severities changed, by the packs that extend others and then by
+    the caller: rule id -> who disabled it, and rule id -> SeverityOverride."""
+    disabled: dict[str, str] = {}
+    changed: dict[str, SeverityOverride] = {}
+
+    def ancestor_rule(pack: Pack, rule_id: str, path: tuple) -> Rule:
+        inherited = {r.id: r for a in pack.ancestors for r in a.rules}
+        if rule_id not in inherited:
+            own = " (it is this pack's own rule: change or remove it instead)" \
+                if any(r.id == rule_id for r in pack.rules) else did_you_mean(rule_id, inherited)
+            raise pack.manifest_doc.error(PackError, f"no rule '{rule_id}' in the packs this "
+                                          f"one extends{own}", path)
+        return inherited[rule_id]
+
+    def set_severity(rule: Rule, level: str, by: str, error) -> None:
+        if rule.report is None:
+            raise error(f"rule '{rule.id}' derives a fact; only reporting rules have a "
+                        "severity")
+        if rule.report.kind == "strength" and level != "info":
+            raise error(f"rule '{rule.id}' reports a strength; strengths have severity info")
+        default = changed[rule.id].default if rule.id in changed else rule.report.severity
+        rule.report = rule.report.model_copy(update={"severity": level})
+        if level == default:
+            changed.pop(rule.id, None)
+        else:
+            changed[rule.id] = SeverityOverride(default, by)
+
+    for pack in packs:
+        by = f"pack {pack.name}"
+        for i, rule_id in enumerate(pack.manifest.disable):
+            ancestor_rule(pack, rule_id, ("disable", i))
+            disabled[rule_id] = by
+        for rule_id, level in pack.manifest.overrides.severity.items():
+            path = ("overrides", "severity", rule_id)
+            rule = ancestor_rule(pack, rule_id, path)
+            set_severity(rule, level, by, lambda message, path=path, pack=pack:
+                         pack.manifest_doc.error(PackError, message, path))
+
+    items = disable.items() if isinstance(disable, dict) else ((r, "command line")
+                                                              for r in disable or ())
+    for rule_id, by in items:
+        if rule_id not in rule_sites:
+            raise PackError(f"no rule '{rule_id}' is loaded{did_you_mean(rule_id, rule_sites)}",
+                            path=f"--disable {rule_id}")
+        disabled[rule_id] = by
+    for rule_id, wanted in (severity or {}).items():
+        level, by = wanted if isinstance(wanted, tuple) else (wanted, "command line")
+        if rule_id not in rule_sites:
+            raise PackError(f"no rule '{rule_id}' is loaded{did_you_mean(rule_id, rule_sites)}",
+                            path=f"--severity {rule_id}")
+        if level not in SEVERITIES:
+            raise PackError(f"expected one of {', '.join(SEVERITIES)}, found {level!r}",
+                            path=f"--severity {rule_id}")
+        set_severity(rule_sites[rule_id], level, by,
+                     lambda message, rule_id=rule_id: PackError(
+                         message, path=f"--severity {rule_id}"))
+    for rule_id in disabled:
+        changed.pop(rule_id, None)
+    return disabled, changed
+
+
+def _check_disabled_producers(packs: list[Pack], rules: list[Rule],
+                              rule_sites: dict[str, Rule], disabled: dict[str, str]) -> None:
+    """A rule that needs a fact only disabled rules derive could never fire: say so rather
+    than let it fall silent."""
+    live = {r.derive_kind for r in rules if r.derive_kind}
+    gone: dict[str, list[str]] = {}
+    for rule_id in disabled:
+        kind = rule_sites[rule_id].derive_kind
+        if kind and kind not in live:
+            gone.setdefault(kind, []).append(rule_id)
+    if not gone:
+        return
+    for rule in rules:
+        for pattern in rule.patterns:
+            if pattern.kind in gone:
+                ids = gone[pattern.kind]
+                error = PackError(
+                    f"rule '{rule.id}' ({rule.at.file}:{rule.at.line}) uses fact "
+                    f"'{pattern.kind}', which only disabled rules derive "
+                    f"({', '.join(f'{i}, disabled by {disabled[i]}' for i in ids)}); disable "
+                    f"'{rule.id}' too, or keep one of them")
+                for pack in packs:   # point at the entry that disabled it, when a pack did
+                    if ids[0] in pack.manifest.disable:
+                        at = _where(pack.manifest_doc,
+                                    ("disable", pack.manifest.disable.index(ids[0])))
+                        raise error.located(file=at.file, line=at.line, column=at.column,
+                                            path=at.path)
+                raise error.located(path=f"--disable {ids[0]}")
 
 
 def _effective_parameters(packs: list[Pack], overrides: dict) -> dict[str, dict]:
     result = {pack.name: dict(pack.manifest.parameters) for pack in packs}
+    for pack in packs:
+        for name, change in pack.manifest.overrides.parameters.items():
+            path = ("overrides", "parameters", name)
+            owner = next((a for a in pack.ancestors if name in a.manifest.parameters), None)
+            if owner is None:
+                inherited = [n for a in pack.ancestors for n in a.manifest.parameters]
+                own = (" (it is this pack's own parameter: set its value under 'parameters')"
+                       if name in pack.manifest.parameters else did_you_mean(name, inherited))
+                raise pack.manifest_doc.error(PackError, f"no parameter '{name}' in the packs "
+                                              f"this one extends{own}", path)
+            spec = result[owner.name][name]
+            try:
+                value = coerce_param(spec, change.value, name)
+            except ValueError as exc:
+                raise pack.manifest_doc.error(PackError, str(exc), path + ("value",)) from None
+            result[owner.name][name] = spec.model_copy(update={
+                "value": value, "source": f"{change.source} (set by pack {pack.name}; "
+                                          f"{owner.name} gives {_show_value(spec.value)})"})
     for raw_name, raw_value in overrides.items():
         if "." in raw_name:
             pack_name, name = raw_name.split(".", 1)
@@ -641,6 +965,11 @@ def _effective_parameters(packs: list[Pack], overrides: dict) -> dict[str, dict]
             raise PackError(str(exc), path=f"--param {raw_name}") from None
         result[owners[0]][name] = spec.model_copy(update={"value": value})
     return result
+
+
+def _show_value(value) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value).lower() \
+        if isinstance(value, bool) else str(value)
 
 
 def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> list[Rule]:
@@ -675,16 +1004,26 @@ def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> l
     return order
 
 
+def _visible(pack: Pack, parameters: dict[str, dict[str, ParameterSpec]]
+             ) -> dict[str, ParameterSpec]:
+    """The parameters a pack's rules may read: its own and those of the packs it extends."""
+    visible: dict[str, ParameterSpec] = {}
+    for owner in [pack] + pack.ancestors:
+        for name, spec in parameters[owner.name].items():
+            visible.setdefault(name, spec)
+    return visible
+
+
 class _Checker:
     """Resolves every name in a rule and checks the types of its expressions."""
 
-    def __init__(self, schemas, categories, parameters):
+    def __init__(self, schemas, categories, visible):
         self.schemas = schemas
         self.categories = categories
-        self.parameters = parameters
+        self.visible = visible   # pack -> the parameters its rules may read
 
     def check(self, rule: Rule, derived_by):
-        params = self.parameters[rule.pack]
+        params = self.visible[rule.pack]
         self._params = params
         self._refs: dict[int, tuple[str, str]] = {}
         names: dict[str, Pattern] = {}

@@ -14,22 +14,32 @@ from .compile import CompiledPack, Outcome
 from .errors import CaseError, DiploError, UsageError
 from .facts import case_facts
 from .model import (SEVERITIES, Case, CaseRef, Citation, DerivedFact, Finding, PackRef, Report,
-                    RiskCounts, RuleInfo, Summary)
+                    RiskCounts, RuleInfo, SeverityChange, Summary)
 
 _default_lock = threading.Lock()
 _default: packs.PackSet | None = None
 
 
-def load_pack(*specs: str | Path, params: dict | None = None) -> packs.PackSet:
-    """Load and compile rule packs (folders or built-in names; the default pack when none).
+def load_pack(*specs: str | Path, params: dict | None = None,
+              disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+              severity: dict[str, str | tuple[str, str]] | None = None) -> packs.PackSet:
+    """Load and compile rule packs (folders or installed pack names; the default pack when
+    none). A pack that extends another brings it along.
 
-    `params` overrides parameter values by name (`name` or `pack.name`)."""
-    if not specs and not params:
+    `params` overrides parameter values by name (`name` or `pack.name`); `disable` leaves
+    rules out by id; `severity` maps a reporting rule's id to the severity it should report.
+    `disable` may map each id to who disables it, and a severity may be a (level, who) pair:
+    reports name who changed a severity ("command line" when not told)."""
+    if not specs and not params and not disable and not severity:
         return default_pack()
-    packset = packs.load_pack(*specs, params=params)
+    packset = packs.load_pack(*specs, params=params, disable=disable, severity=severity)
     packset.compiled = CompiledPack(packset)
     # what a worker process needs to load the same packs (a compiled pack cannot be sent)
-    packset.origin = (tuple(str(spec) for spec in specs), dict(params or {}))
+    packset.origin = {"specs": tuple(str(spec) for spec in specs),
+                      "params": dict(params or {}),
+                      "disable": dict(disable) if isinstance(disable, dict)
+                      else list(disable or ()),
+                      "severity": dict(severity or {})}
     return packset
 
 
@@ -39,7 +49,7 @@ def default_pack() -> packs.PackSet:
         if _default is None:
             packset = packs.load_pack()
             packset.compiled = CompiledPack(packset)
-            packset.origin = ((), {})
+            packset.origin = {"specs": (), "params": {}, "disable": [], "severity": {}}
             _default = packset
         return _default
 
@@ -94,7 +104,8 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
             message=emitted.message, subjects=list(emitted.subjects),
             citation=Citation(section=rule.citation.section, quote=rule.citation.quote),
             because=list(emitted.because), remediation=emitted.remediation,
-            inputs=list(emitted.inputs), parameters=dict(sorted(rule.params.items()))))
+            inputs=list(emitted.inputs), parameters=dict(sorted(rule.params.items())),
+            severity_override=_severity_change(pack, rule.id)))
     findings.sort(key=_finding_order)
     counts = {s: 0 for s in SEVERITIES}
     strengths = 0
@@ -120,9 +131,21 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
     return Report(
         case=CaseRef(id=case.id, title=case.title, country=case.country,
                      fiscal_year=case.fiscal_year, source=case.source),
-        packs=[PackRef(name=p.name, version=p.version) for p in pack.packs],
+        packs=pack_refs(pack),
         verdict=verdict, summary=Summary(risks=RiskCounts(**counts), strengths=strengths),
         findings=findings, facts=facts)
+
+
+def pack_refs(pack: packs.PackSet) -> list[PackRef]:
+    """The packs of a set as reports name them, bases before the packs that extend them."""
+    return [PackRef(name=p.name, version=p.version, extends=p.extends,
+                    disabled=sorted(r.id for r in p.rules if r.id in pack.disabled))
+            for p in pack.packs]
+
+
+def _severity_change(pack: packs.PackSet, rule_id: str) -> SeverityChange | None:
+    change = pack.severity_overrides.get(rule_id)
+    return None if change is None else SeverityChange(default=change.default, by=change.by)
 
 
 def list_rules(pack: packs.PackSet | None = None) -> list[RuleInfo]:
@@ -222,7 +245,7 @@ def _assess_in_workers(paths, pack, workers, explain, near_miss, progress):
     # (assess_files may run in a threaded program) and the rule engine's native state
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=origin) as pool:
+                             initargs=(origin,)) as pool:
         futures = [pool.submit(_assess_in_worker, chunk, explain, near_miss)
                    for chunk in chunks]
         try:
@@ -241,12 +264,14 @@ def _assess_in_workers(paths, pack, workers, explain, near_miss, progress):
 _worker_pack: packs.PackSet | None = None
 
 
-def _start_worker(specs: tuple[str, ...], params: dict) -> None:
+def _start_worker(origin: dict) -> None:
     global _worker_pack
     # Ctrl-C reaches the whole process group: the parent stops the batch and says so once,
     # instead of every worker printing a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_pack = load_pack(*specs, params=params or None)
+    _worker_pack = load_pack(*origin["specs"], params=origin["params"] or None,
+                             disable=origin["disable"] or None,
+                             severity=origin["severity"] or None)
 
 
 def _assess_in_worker(paths: list[str], explain: bool, near_miss: float | None):

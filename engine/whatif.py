@@ -130,13 +130,14 @@ def compare_assessments(base: Assessment, proposal: Assessment, *,
     def explain(finding: Finding, change: str, sides: list[Assessment]) -> FindingChange:
         paths: dict[tuple, None] = {}
         used: dict[tuple[str, str], None] = {}
+        owner = {name: pack for pack, name in (*base_params, *proposal_params)}
         for side in sides:
             own = next(f for f in side.report.findings if f.id == finding.id)
             positions, params = _trace(side.report, own)
             data = case_data(side.case)
             for position in positions:
                 paths.setdefault(id_path(position, data))
-            used.update(dict.fromkeys(params))
+            used.update(dict.fromkeys((owner[name], name) for name in params))
         ordered = sorted(paths, key=_path_order)
         causes = _differences(ordered, base_data, proposal_data)
         parameter_causes = [
@@ -187,12 +188,13 @@ def _ordered(changes: list[FindingChange]) -> list[FindingChange]:
                                           c.rule, c.id))
 
 
-def _trace(report: Report, finding: Finding) -> tuple[set[str], set[tuple[str, str]]]:
-    """The case fields (as positions) and parameters a finding rests on, through `because`."""
+def _trace(report: Report, finding: Finding) -> tuple[set[str], set[str]]:
+    """The case fields (as positions) and parameter names a finding rests on, through
+    `because` (a parameter name is unique among the packs loaded together)."""
     facts = {f.id: f for f in report.facts or []}
     findings = {f.id: f for f in report.findings}
     positions = set(finding.inputs)
-    params = {(finding.pack, name) for name in finding.parameters}
+    params = set(finding.parameters)
     pending, seen = list(finding.because), set()
     while pending:
         fact_id = pending.pop()
@@ -203,7 +205,7 @@ def _trace(report: Report, finding: Finding) -> tuple[set[str], set[tuple[str, s
         if node is None:  # the report contract says this cannot happen; nothing to trace
             continue
         positions.update(node.inputs)
-        params.update((node.pack, name) for name in node.parameters)
+        params.update(node.parameters)
         pending.extend(node.because)
     return positions, params
 
@@ -290,6 +292,11 @@ def with_params(pack: PackSet | None, params: dict | None) -> PackSet:
     pack = pack or run.default_pack()
     if not params:
         return pack
+    origin = getattr(pack, "origin", None)
+    if origin is not None:
+        return run.load_pack(*origin["specs"], params={**origin["params"], **params},
+                             disable=origin["disable"] or None,
+                             severity=origin["severity"] or None)
     kept = {}
     for loaded in pack.packs:
         for name, spec in pack.parameters.get(loaded.name, {}).items():
@@ -453,7 +460,7 @@ def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float
     original = get_value(data, parse_path(path, data))
     return Sweep(case=CaseRef(id=case.id, title=case.title, country=case.country,
                               fiscal_year=case.fiscal_year, source=case.source),
-                 packs=[PackRef(name=p.name, version=p.version) for p in pack.packs],
+                 packs=run.pack_refs(pack),
                  path=path, original=original, start=clean(start), stop=clean(stop),
                  steps=steps, tolerance=tolerance, findings=[known[c] for c in columns],
                  rows=rows, switches=[s for _, s in switches])

@@ -88,8 +88,11 @@ BROKEN_PACKS = {
     "missing-folder": (["--pack", "no-such-pack"], ["no-such-pack", "no such rule pack"]),
     "a-file": (["--pack", ALLY], ["not a folder"]),
     "no-manifest": (["--pack", "docs"], ["no pack.yaml"]),
-    "twice": (["--pack", "defense-diplomacy", "--pack", "defense-diplomacy"],
-              ["loaded twice"]),
+    # two folders holding a pack of the same name (the same folder twice is one pack)
+    "twice": (["--pack", f"{BAD}/packs/duplicate-rule-id-across-packs/first",
+               "--pack", f"{BAD}/packs/parameter-declared-twice/first"],
+              ["loaded twice", "duplicate-rule-id-across-packs/first",
+               "parameter-declared-twice/first"]),
     "escaping-glob": (["--pack", f"{BAD}/packs/rules-glob-escapes"],
                       ["leaves the pack folder"]),
     "unknown-param": (["--param", "deep_cut_pc=60"], ["unknown parameter", "deep_cut_pct"]),
