@@ -1,21 +1,46 @@
-"""`diplo pack`: commands about rule packs as files (`diplo pack lint DIR`).
+"""`diplo pack`: commands for pack authors (`init`, `lint`) and for finding installed packs
+(`list`).
 
 The group is made here and added to the main group by `register`, which cli.py calls at its
-end; each command is a plain function of the group, so more can be added beside `lint`.
+end; each command is a plain function of the group.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 
 @click.group("pack")
-def pack():
-    """Work on rule packs: check a pack folder before it is used."""
+def pack_group():
+    """Find, create and check rule packs."""
 
 
-@pack.command("lint")
+@pack_group.command("list")
+@click.option("--format", "format_name", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+def pack_list(format_name):
+    """List every installed rule pack (diplo's own included): its name, the version its
+    manifest declares, the pack it extends, the distribution that installs it and its folder.
+
+    A pack listed here can be used by name: `diplo assess --pack NAME`. Python distributions
+    register packs in the `diplo.packs` entry point group (docs/writing-packs.md)."""
+    from tabulate import tabulate
+
+    from .registry import available_packs
+    listings = available_packs()
+    if format_name == "json":
+        click.echo(json.dumps([item.as_dict() for item in listings], indent=2))
+        return
+    rows = [(item.name, item.version or "?", item.extends or "", item.origin,
+             f"UNUSABLE: {item.problem}" if item.problem else item.folder)
+            for item in listings]
+    click.echo(tabulate(rows, headers=("pack", "version", "extends", "installed by",
+                                       "folder")))
+
+
+@pack_group.command("lint")
 @click.argument("folder", metavar="DIR")
 @click.option("--format", "format_name", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
@@ -47,5 +72,24 @@ def lint(folder, format_name, strict, ignore, context, params):
     sys.exit(EXIT_FAIL if report.fails(strict) else EXIT_OK)
 
 
+@pack_group.command("init")
+@click.argument("name")
+@click.option("--dir", "folder", metavar="DIR", help="Where to write the pack (default: ./NAME); "
+              "it must not exist or be empty.")
+@click.option("--extends", metavar="PACK", help="Make the new pack extend this installed pack "
+              "or pack folder (using its categories, concerns, parameters and facts).")
+def pack_init(name, folder, extends):
+    """Write a new rule pack NAME: a manifest, a guidance document, one rule with its tests,
+    a README and a pyproject.toml to publish it. Its tests pass as written:
+    `diplo test NAME`."""
+    from .scaffold import init_pack
+    written = init_pack(name, folder, extends=extends)
+    root = written[0].parent
+    click.echo(f"Created rule pack '{name}' in {root}:")
+    for path in written:
+        click.echo(f"  {path.relative_to(root).as_posix()}")
+    click.echo(f"Next: diplo test {root}   then   diplo pack lint {root}")
+
+
 def register(main: click.Group) -> None:
-    main.add_command(pack)
+    main.add_command(pack_group)
