@@ -228,13 +228,17 @@ build-backend = "hatchling.build"
 
 [project]
 name = "diplo-pack-{name}"
-version = "0.1.0"
+dynamic = ["version"]        # the pack's own version, read from pack.yaml
 description = "The {name} rule pack for diplo"
 readme = "README.md"
 requires-python = ">=3.11"
 
 [project.entry-points."diplo.packs"]
 {name} = "{module}"
+
+[tool.hatch.version]
+path = "pack.yaml"
+pattern = '(?m)^version: *(?P<version>[^\\s#]+)'
 
 [tool.hatch.build.targets.wheel]
 only-include = ["pack.yaml", "guidance.txt", "rules"]

@@ -39,9 +39,18 @@ FINDING_HEADERS = ("#", "severity", "concern", "title", "subjects", "section")
 
 def finding_rows(report) -> list[tuple]:
     """One row per finding, in the report's order, for the tabular formats."""
-    return [(i, f.severity if f.kind == "risk" else "strength", f.concern, f.title,
-             ", ".join(f.subjects) or "-", f.citation.section)
+    return [(i, finding_severity(f), f.concern, f.title, ", ".join(f.subjects) or "-",
+             f.citation.section)
             for i, f in enumerate(report.findings, 1)]
+
+
+def finding_severity(finding) -> str:
+    """A finding's severity, with its rule's own when a pack, a project or the command line
+    changed it: a reader should not have to look elsewhere to see that."""
+    if finding.kind != "risk":
+        return "strength"
+    change = finding.severity_override
+    return finding.severity if change is None else f"{finding.severity} (was {change.default})"
 
 
 def detail_lines(report, show_id) -> list[str]:
@@ -52,6 +61,9 @@ def detail_lines(report, show_id) -> list[str]:
         if f.remediation:
             lines.append(f"   Remedy: {f.remediation}")
         lines.append(f"   Guidance ({f.citation.section}): \"{f.citation.quote}\"")
+        if f.severity_override is not None:
+            lines.append(f"   Severity: {f.severity}, set by {f.severity_override.by} (the "
+                         f"rule gives {f.severity_override.default})")
     return lines
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import re
 
-from . import (RULE_HEADERS, gate_findings, register, rule_rows, show_number, show_severity,
-               show_value, sweep_rows)
+from . import (RULE_HEADERS, finding_severity, gate_findings, register, rule_rows, show_number,
+               show_severity, show_value, sweep_rows)
 from .table import (NO_CAUSE, SECTIONS, case_text, change_text, original_text, packs_text,
                     severity_text, summary_text)
 from ..model import SEVERITIES
@@ -151,6 +151,10 @@ def _finding_lines(report, finding, label: str, explain: bool) -> list[str]:
     if waived is not None:
         lines += ["", f"  **Waived** until {waived.expires} by {_md(waived.owner)}: "
                       f"{_md(waived.reason)}"]
+    change = getattr(finding, "severity_override", None)
+    if change is not None:
+        lines += ["", f"  **Severity** set by {_md(change.by)} (the rule gives "
+                      f"{change.default})"]
     if finding.remediation:
         lines += ["", f"  **Remedy:** {_md(finding.remediation)}"]
     lines += ["", f"  **Guidance** ({_inline_code(finding.citation.section)}): "
@@ -183,7 +187,8 @@ def memo(report, *, fail_on: str | None = None) -> str:
     for concern, findings in concerns.items():
         lines += ["", f"#### {_md(_concern(concern))} ({len(findings)})"]
         for finding in findings:
-            lines += [""] + _finding_lines(report, finding, finding.severity, explain)
+            lines += [""] + _finding_lines(report, finding, finding_severity(finding),
+                                           explain)
     lines += ["", f"### Strengths ({len(strengths)})"]
     if not strengths:
         lines += ["", "No strengths."]

@@ -212,6 +212,9 @@ class SarifFormat:
                     "citation": {"section": finding.citation.section,
                                  "quote": finding.citation.quote},
                 }
+                change = getattr(finding, "severity_override", None)
+                if change is not None:
+                    result["properties"]["severityOverride"] = change.model_dump()
                 results.append(result)
         packs = sorted({(p.name, p.version) for report in reports for p in report.packs})
         cases = [{"id": r.case.id, "source": r.case.source, "verdict": r.verdict,
