@@ -445,9 +445,8 @@ def _read_manifest(root: Path) -> tuple[Manifest, Document]:
         raise doc.error(PackError, "a pack needs a 'guidance' document for its rules to cite, "
                         "unless it extends a pack whose guidance they cite", ())
     if base is None:
-        for key in ("disable", "overrides"):
-            if getattr(manifest, key) != Manifest.model_fields[key].get_default(
-                    call_default_factory=True):
+        for key, unset in (("disable", []), ("overrides", OverridesSpec())):
+            if getattr(manifest, key) != unset:
                 raise doc.error(PackError, f"'{key}' changes the rules of the pack this one "
                                 "extends, but it extends none (add 'extends')", (key,))
     return manifest, doc

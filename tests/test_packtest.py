@@ -435,9 +435,10 @@ def test_cli_several_packs_run_each_packs_tests(tiny, tmp_path):
     folder, write = tiny
     write(TESTS)
     other = write_pack(tmp_path / "other", [rule(
-        "O-CUT", [{"fact": "line_item", "as": "item", "where": CUT}],
+        "O-CUT", [{"fact": "line_item", "as": "item",
+                   "where": CUT.replace("$cut_pct", "$other_cut_pct")}],
         report={"message": "cut"})], name="other", categories=CATEGORIES, concerns=CONCERNS,
-        parameters={"cut_pct": param(10)})
+        parameters={"other_cut_pct": param(10)})   # a parameter name means one parameter
     # a test of one pack may name the other's rules: the packs are loaded together
     (other / "rules" / "rules.test.yaml").write_text(
         TESTS.replace("{rule: T-GROW}", "{rule: O-CUT}").replace("name: a", "name: other"))
