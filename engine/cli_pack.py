@@ -64,8 +64,9 @@ def lint(folder, format_name, strict, ignore, context, params):
     a warning), 2 DIR is not a rule pack or the command line is wrong, 3 an internal error.
     """
     from .cli import EXIT_FAIL, EXIT_OK
-    from .lint import lint_pack, render
+    from .lint import check_codes, lint_pack, render
     from .run import parse_params
+    check_codes(ignore)   # before the work: a typo in an option is not worth waiting for
     report = lint_pack(folder, params=parse_params(params), context=context)
     report = report.without(ignore)
     click.echo(render(report, format_name), nl=False)
