@@ -175,30 +175,6 @@ def _conjuncts(node: ex.Node) -> list[ex.Node]:
     return [node]
 
 
-def _text(node: ex.Node) -> str:
-    if isinstance(node, ex.Literal):
-        return repr(node.value) if isinstance(node.value, str) else str(node.value).lower() \
-            if isinstance(node.value, bool) else f"{node.value:g}"
-    if isinstance(node, ex.Param):
-        return f"${node.name}"
-    if isinstance(node, ex.Ref):
-        return node.text
-    if isinstance(node, ex.ListLit):
-        return "[" + ", ".join(_text(i) for i in node.items) + "]"
-    if isinstance(node, ex.Unary):
-        return f"not ({_text(node.operand)})" if node.op == "not" else f"-{_text(node.operand)}"
-    if isinstance(node, ex.Binary):
-        return f"{_text(node.left)} {node.op} {_text(node.right)}"
-    if isinstance(node, ex.Compare):
-        return f"{_text(node.left)} {node.op} {_text(node.right)}"
-    if isinstance(node, ex.BoolOp):
-        return f" {node.op} ".join(f"({_text(i)})" if isinstance(i, ex.BoolOp) else _text(i)
-                                   for i in node.items)
-    if isinstance(node, ex.Call):
-        return f"{node.name}(" + ", ".join(_text(a) for a in node.args) + ")"
-    return "?"
-
-
 class _Facts:
     """The facts of one assessed case by kind: the case's own and those the rules derived."""
 
@@ -226,28 +202,28 @@ def _lookup(bound: dict[str, dict], current: str | None, params):
 
 
 def _failure(fact_id: str, node: ex.Node, lookup, params) -> Failure:
-    text = _text(node)
+    text = ex.unparse(node)
     if isinstance(node, ex.Compare) and node.op in ("<", "<=", ">", ">=", "==", "!="):
         left = ex.evaluate(node.left, lookup, params)
         right = ex.evaluate(node.right, lookup, params)
         if left is ex.MISSING or right is ex.MISSING:
-            missing = _text(node.left if left is ex.MISSING else node.right)
+            missing = ex.unparse(node.left if left is ex.MISSING else node.right)
             return Failure(fact=fact_id, condition=text, detail=f"{missing} is not stated")
         if isinstance(left, (int, float)) and isinstance(right, (int, float)) \
                 and not isinstance(left, bool) and node.op not in ("==", "!="):
             gap = abs(left - right)
-            return Failure(fact=fact_id, condition=text, field=_text(node.left),
+            return Failure(fact=fact_id, condition=text, field=ex.unparse(node.left),
                            value=left, threshold=right, op=node.op, gap=gap,
-                           detail=f"{_text(node.left)} is {_num(left)}; it must be {node.op} "
+                           detail=f"{ex.unparse(node.left)} is {_num(left)}; it must be {node.op} "
                                   f"{_num(right)} ({_num(gap)} away)")
         return Failure(fact=fact_id, condition=text,
-                       detail=f"{_text(node.left)} is {left!r}, not {node.op} {right!r}")
+                       detail=f"{ex.unparse(node.left)} is {left!r}, not {node.op} {right!r}")
     if isinstance(node, ex.Compare) and node.op in ("in", "not in"):
         left = ex.evaluate(node.left, lookup, params)
         shown = "not stated" if left is ex.MISSING else repr(left)
         return Failure(fact=fact_id, condition=text,
-                       detail=f"{_text(node.left)} is {shown}, not {node.op} "
-                              f"{_text(node.right)}")
+                       detail=f"{ex.unparse(node.left)} is {shown}, not {node.op} "
+                              f"{ex.unparse(node.right)}")
     return Failure(fact=fact_id, condition=text, detail=f"{text} does not hold")
 
 
@@ -320,7 +296,7 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
         reason = ("a 'not' pattern is contradicted by "
                   + ", ".join(deepest["blocked"][:5]))
         return WhyNot(rule=rule.id, title=rule.title, fired=False, reason=reason)
-    described = f"{pattern.kind}" + (f" where {_text(pattern.where)}" if pattern.where else "")
+    described = f"{pattern.kind}" + (f" where {ex.unparse(pattern.where)}" if pattern.where else "")
     if not facts.of(pattern.kind):
         reason = f"no {pattern.kind} fact exists"
         if depth < 3 and pattern.kind in pack.derived_by:
@@ -328,7 +304,8 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
                         for r in pack.derived_by[pattern.kind]]
             reason += f" (derived by {', '.join(pack.derived_by[pattern.kind])})"
     else:
-        reason = f"no {pattern.kind} fact meets: {_text(pattern.where) if pattern.where else ''}"
+        where = ex.unparse(pattern.where) if pattern.where else ""
+        reason = f"no {pattern.kind} fact meets: {where}"
     return WhyNot(rule=rule.id, title=rule.title, fired=False, pattern=described,
                   reason=reason, failures=deepest["failures"], upstream=upstream)
 

@@ -411,3 +411,28 @@ def evaluate(node: Node, lookup, params: dict):
         if node.name == "round":
             return round(args[0], int(args[1]) if len(args) > 1 else 0)
     raise ExprError(f"cannot evaluate {type(node).__name__}", node.offset)
+
+
+def unparse(node: Node) -> str:
+    """An expression as text, as a rule would write it (for messages about conditions)."""
+    if isinstance(node, Literal):
+        return repr(node.value) if isinstance(node.value, str) else str(node.value).lower() \
+            if isinstance(node.value, bool) else f"{node.value:g}"
+    if isinstance(node, Param):
+        return f"${node.name}"
+    if isinstance(node, Ref):
+        return node.text
+    if isinstance(node, ListLit):
+        return "[" + ", ".join(unparse(i) for i in node.items) + "]"
+    if isinstance(node, Unary):
+        return f"not ({unparse(node.operand)})" if node.op == "not" else f"-{unparse(node.operand)}"
+    if isinstance(node, Binary):
+        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+    if isinstance(node, Compare):
+        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+    if isinstance(node, BoolOp):
+        return f" {node.op} ".join(f"({unparse(i)})" if isinstance(i, BoolOp) else unparse(i)
+                                   for i in node.items)
+    if isinstance(node, Call):
+        return f"{node.name}(" + ", ".join(unparse(a) for a in node.args) + ")"
+    return "?"

@@ -531,32 +531,6 @@ class _Atom:
     requires: bool      # holds only when the field is present
 
 
-def _unparse(node: ex.Node) -> str:
-    if isinstance(node, ex.Literal):
-        if isinstance(node.value, bool):
-            return "true" if node.value else "false"
-        return f"'{node.value}'" if isinstance(node.value, str) else repr(node.value)
-    if isinstance(node, ex.Param):
-        return f"${node.name}"
-    if isinstance(node, ex.Ref):
-        return node.text
-    if isinstance(node, ex.ListLit):
-        return "[" + ", ".join(_unparse(i) for i in node.items) + "]"
-    if isinstance(node, ex.Unary):
-        inner = _unparse(node.operand)
-        return f"-{inner}" if node.op == "-" else f"not ({inner})"
-    if isinstance(node, ex.Binary):
-        return f"{_unparse(node.left)} {node.op} {_unparse(node.right)}"
-    if isinstance(node, ex.Compare):
-        return f"{_unparse(node.left)} {node.op} {_unparse(node.right)}"
-    if isinstance(node, ex.BoolOp):
-        return f" {node.op} ".join(f"({_unparse(i)})" if isinstance(i, ex.BoolOp) else
-                                    _unparse(i) for i in node.items)
-    if isinstance(node, ex.Call):
-        return f"{node.name}(" + ", ".join(_unparse(a) for a in node.args) + ")"
-    return "?"
-
-
 def _show_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -628,7 +602,7 @@ class _Conditions:
         return found
 
     def atom(self, node, negated) -> _Atom | None:
-        text = _unparse(node)
+        text = ex.unparse(node)
         params = sorted({n.name for n in ex.walk(node) if isinstance(n, ex.Param)})
         if params:
             text += " (" + ", ".join(f"${p} = {_show_value(self.params[p])}" for p in params
