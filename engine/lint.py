@@ -419,13 +419,11 @@ class _Reading:
                 self.add(doc.error(PackError, exc.message, ("rules", i)))
 
         own, broken = self._guidance(manifest, doc)
-        guidance = dict(own)
-        concerns = dict(manifest.concerns)
-        for ancestor in ([base] + base.ancestors) if base else []:
-            for slug, text in ancestor.guidance.items():
-                guidance.setdefault(slug, text)
-            for key, spec in ancestor.manifest.concerns.items():
-                concerns.setdefault(key, spec)
+        try:
+            guidance, concerns = packs.with_inherited(manifest, doc, own, base)
+        except DiploError as exc:
+            self.add(exc)
+            return
 
         rules = []
         for path in files:

@@ -6,6 +6,7 @@ duplicate ids, derivation cycles, citations that are not in the guidance.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -452,6 +453,24 @@ def _read_manifest(root: Path) -> tuple[Manifest, Document]:
     return manifest, doc
 
 
+def with_inherited(manifest: Manifest, doc: Document, own_guidance: dict[str, str],
+                   base: Pack | None) -> tuple[dict[str, str], dict[str, ConcernSpec]]:
+    """The guidance sections and concerns a pack's rules may cite and report: its own, then
+    those of the packs it extends."""
+    guidance = dict(own_guidance)
+    concerns = dict(manifest.concerns)
+    for ancestor in ([base] + base.ancestors) if base else []:
+        for slug, text in ancestor.guidance.items():
+            guidance.setdefault(slug, text)
+        for name, spec in ancestor.manifest.concerns.items():
+            if name in manifest.concerns and manifest.concerns[name].kind != spec.kind:
+                raise doc.error(PackError, f"concern '{name}' is a {spec.kind} concern in "
+                                f"{ancestor.name} ({ancestor.root / MANIFEST}); it cannot be a "
+                                f"{manifest.concerns[name].kind} here", ("concerns", name, "kind"))
+            concerns.setdefault(name, spec)
+    return guidance, concerns
+
+
 def _read_rules(root: Path, manifest: Manifest, doc: Document, base: Pack | None) -> Pack:
     if not manifest.rules and base is None:
         raise doc.error(PackError, "a pack needs rules unless it extends another pack",
@@ -463,17 +482,7 @@ def _read_rules(root: Path, manifest: Manifest, doc: Document, base: Pack | None
         rule_file: RuleFile = validate(RuleFile, rdoc, PackError, what="rule file")
         specs.extend((spec, rdoc, i) for i, spec in enumerate(rule_file.rules))
     own = _read_guidance(root, manifest, doc) if manifest.guidance else {}
-    guidance = dict(own)
-    concerns = dict(manifest.concerns)
-    for ancestor in ([base] + base.ancestors) if base else []:
-        for slug, text in ancestor.guidance.items():
-            guidance.setdefault(slug, text)
-        for name, spec in ancestor.manifest.concerns.items():
-            if name in manifest.concerns and manifest.concerns[name].kind != spec.kind:
-                raise doc.error(PackError, f"concern '{name}' is a {spec.kind} concern in "
-                                f"{ancestor.name} ({ancestor.root / MANIFEST}); it cannot be a "
-                                f"{manifest.concerns[name].kind} here", ("concerns", name, "kind"))
-            concerns.setdefault(name, spec)
+    guidance, concerns = with_inherited(manifest, doc, own, base)
     rules = [_rule_from_spec(spec, rdoc, i, manifest, guidance, concerns)
              for spec, rdoc, i in specs]
     return Pack(manifest.name, manifest.version, manifest.description, root, manifest, rules,
@@ -715,7 +724,11 @@ def coerce_param(spec: ParameterSpec, raw, name: str):
     want = _type_of(spec.value)
     if not isinstance(raw, str):
         if _type_of(raw) != want:
-            raise ValueError(f"expected a {want}, found {raw!r}")
+            raise ValueError(f"expected a {want}, found {_show_value(raw)}")
+        if want == "number" and not (math.isfinite(raw) and abs(raw) <= 1e15):
+            raise ValueError(f"expected a finite number up to 1e15, found {raw!r}")
+        if want == "list" and not all(isinstance(item, str) for item in raw):
+            raise ValueError(f"expected a list of text, found {raw!r}")
         return raw
     text = raw.strip()
     if want == "number":
