@@ -13,14 +13,14 @@ if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):  # pragma: no cover
     raise ImportError(f"diplo runs on Python 3.11 and 3.12 (its rule engine, durable-rules, "
                       f"does not import on {sys.version.split()[0]})")
 
-from .errors import (BaselineError, CaseError, DiploError, EngineFailure,  # noqa: E402
-                     InputError, PackError, UsageError, WaiverError)
+from ._version import __version__  # noqa: E402
+from .errors import (BaselineError, CaseError, ConfigError, DiploError,  # noqa: E402
+                     EngineFailure, InputError, PackError, UsageError, WaiverError)
 from .model import Case, Finding, Report  # noqa: E402
 from .pack import PackSet  # noqa: E402
 from .run import assess, load_case, load_pack  # noqa: E402
 
-__version__ = "0.1.0"
 
 __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "PackSet",
            "DiploError", "CaseError", "PackError", "InputError", "UsageError", "EngineFailure",
-           "WaiverError", "BaselineError", "__version__"]
+           "WaiverError", "BaselineError", "ConfigError", "__version__"]

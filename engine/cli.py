@@ -35,7 +35,27 @@ def _fail(message: str, status: int = EXIT_ERROR):
     sys.exit(status)
 
 
+def _remember(ctx, param, value):
+    ctx.meta[f"diplo.{param.name}"] = value
+    return value
+
+
+def _rule_options(func):
+    """--disable and --severity. Their values go to the context, not to the command's
+    arguments, and `_settings` (so `_load_pack`) picks them up: every command that loads
+    packs takes them without a change to its signature."""
+    func = click.option("--severity", multiple=True, metavar="RULE=LEVEL", expose_value=False,
+                        callback=_remember,
+                        help="Report a rule's findings at this severity (info, low, medium, "
+                             "high, critical) for this run (repeatable).")(func)
+    func = click.option("--disable", multiple=True, metavar="RULE", expose_value=False,
+                        callback=_remember,
+                        help="Leave a rule out for this run (repeatable).")(func)
+    return func
+
+
 def _pack_options(func):
+    func = _rule_options(func)
     func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="Override a rule pack parameter for this run (repeatable).")(func)
     func = click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
@@ -44,14 +64,38 @@ def _pack_options(func):
     return func
 
 
+def _given(name: str) -> bool:
+    """Whether the command line gave option `name` (rather than its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT,
+                          click.core.ParameterSource.DEFAULT_MAP)
+
+
+def _settings(**cli):
+    """The effective settings of this command (engine.config): `cli` holds the values its
+    command line gave (None or empty: not given), over the project configuration file
+    (unless `diplo --no-config`), over the defaults. --disable and --severity are read from
+    the context."""
+    from .config import effective_settings
+    from .run import parse_assignments, parse_params
+    meta = click.get_current_context().meta
+    cli["params"] = parse_params(cli.get("params") or ())
+    cli["disable"] = list(meta.get("diplo.disable") or ())
+    cli["severity"] = parse_assignments(meta.get("diplo.severity") or (), "--severity", "RULE")
+    config_file, origin, use_config = meta.get("diplo.config", (None, "--config", True))
+    return effective_settings(cli, config_file=config_file, use_config=use_config,
+                              config_origin=origin)
+
+
 def _format_option(default: str = "table"):
     return click.option("--format", "format_name", type=click.Choice(formats.names()),
                         default=default, show_default=True, help="Output format.")
 
 
 def _load_pack(packs, params):
-    from .run import load_pack, parse_params
-    return load_pack(*packs, params=parse_params(params))
+    """The packs a command runs with: --pack, --param, --disable and --severity over the
+    project configuration file."""
+    return _settings(packs=packs, params=params).load_pack()
 
 
 def _expand(args, skip: set[Path]) -> list[str | DiploError]:
@@ -128,11 +172,25 @@ class _Guarded(click.Group):
 
 @click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diplo")
-def main():
+@click.option("--config", "config_file", metavar="FILE", envvar="DIPLO_CONFIG",
+              help="Read settings from this file (a diplo.toml, or a pyproject.toml with "
+                   "[tool.diplo]) instead of the one found from the working directory "
+                   "upwards. Also: environment variable DIPLO_CONFIG.")
+@click.option("--no-config", is_flag=True,
+              help="Ignore any configuration file.")
+@click.pass_context
+def main(ctx, config_file, no_config):
     """Assess defence budget proposals against guidance on defence diplomacy.
 
-    Each finding is traced to the rule and the guidance section behind it.
+    Each finding is traced to the rule and the guidance section behind it. Settings come
+    from the command line, then from diplo.toml (or [tool.diplo] in pyproject.toml) in the
+    working directory or a folder above it: see `diplo config`.
     """
+    from_env = ctx.get_parameter_source("config_file") == click.core.ParameterSource.ENVIRONMENT
+    if config_file is not None and no_config and not from_env:
+        raise UsageError("--config and --no-config cannot be used together")
+    ctx.meta["diplo.config"] = (None if no_config else config_file,
+                                "DIPLO_CONFIG" if from_env else "--config", not no_config)
 
 
 @main.command()
@@ -141,7 +199,8 @@ def main():
 @_format_option()
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
               help="Exit with status 1 when a risk is at or above this severity (unless it "
-                   "is waived or, with --baseline, already known).")
+                   "is waived or, with --baseline, already known). A configuration file's "
+                   "fail-on replaces the default.")
 @click.option("--exit-zero", is_flag=True,
               help="Exit with status 0 even when a risk reaches --fail-on (for reports that "
                    "must not stop a pipeline); invalid input still exits with 2.")
@@ -156,7 +215,8 @@ def main():
               help="With --near-miss: how close is close, as a share of the threshold.")
 @click.option("--waivers", "waivers_file", metavar="FILE",
               help="Accepted risks, each with a reason, an owner and an expiry date. Default: "
-                   "diplo-waivers.yaml in the folder of the first case, if there is one.")
+                   "the configuration file's waivers, else diplo-waivers.yaml in the folder of "
+                   "the first case, if there is one.")
 @click.option("--no-waivers", is_flag=True,
               help="Do not look for diplo-waivers.yaml beside the cases.")
 @click.option("--baseline", "baseline_file", metavar="REPORT.json",
@@ -175,6 +235,10 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     aside), 1 at least one, 2 nothing assessed (bad usage, an invalid pack, waivers or baseline
     file, or no valid case; an invalid case among valid ones is reported on stderr and the
     others decide the status), 3 an internal error.
+
+    A project configuration file (diplo.toml, or [tool.diplo] in pyproject.toml) may set
+    --pack, --param, --disable, --severity, --fail-on, --format and --waivers; the command
+    line wins. `diplo config` shows the settings in effect.
     """
     from . import waivers as waiver_files
     from .baseline import load_baseline
@@ -182,7 +246,12 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     from .run import assess_each
     if waivers_file is not None and no_waivers:
         raise UsageError("--waivers and --no-waivers cannot be used together", path="--waivers")
-    pack = _load_pack(packs, params)
+    settings = _settings(packs=packs, params=params, waivers=waivers_file, no_waivers=no_waivers,
+                         fail_on=fail_on if _given("fail_on") else None,
+                         format=format_name if _given("format_name") else None)
+    fail_on, format_name = settings.fail_on.value, settings.format.value
+    waivers_file = settings.waivers_file()
+    pack = settings.load_pack()
     skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}
     items = _expand(cases, skip)
     paths = [item for item in items if isinstance(item, str)]
@@ -287,6 +356,12 @@ _register_whatif(main)
 
 from .cli_schema import register as _register_schema  # noqa: E402
 _register_schema(main)
+
+from .cli_config import register as _register_config  # noqa: E402
+_register_config(main)
+
+from .cli_pack import register as _register_pack  # noqa: E402
+_register_pack(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

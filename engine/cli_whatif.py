@@ -14,7 +14,7 @@ from .model import SEVERITIES
 
 def register(group: click.Group) -> None:
     from . import formats
-    from .cli import EXIT_FAIL, EXIT_OK, _format_option, _load_pack, _pack_options
+    from .cli import EXIT_FAIL, EXIT_OK, _format_option, _load_pack, _pack_options, _rule_options
 
     fail_on_option = click.option(
         "--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
@@ -64,6 +64,7 @@ def register(group: click.Group) -> None:
     @click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
                   help="A rule pack folder or built-in pack name (repeatable). "
                        "Default: the defense-diplomacy pack.")
+    @_rule_options
     @_format_option()
     @fail_on_option
     @exit_zero_option
@@ -77,7 +78,7 @@ def register(group: click.Group) -> None:
         from .run import load_case, parse_params
         from .whatif import parse_sets, whatif as run_whatif
         formats.renderer(format_name, "comparison")
-        pack = _load_pack(packs, ())
+        pack = _load_pack(packs, ())   # the configuration file's params, not --param
         result = run_whatif(load_case(case, pack), pack, parse_sets(sets),
                             parse_params(params))
         show(format_name, "comparison", result, fail_on, exit_zero)

@@ -63,3 +63,7 @@ class WaiverError(DiploError):
 
 class BaselineError(DiploError):
     """A baseline is not a report of `diplo assess --format json`, or not one for the cases."""
+
+
+class ConfigError(DiploError):
+    """A project configuration file (diplo.toml or [tool.diplo]) is invalid."""

@@ -114,3 +114,9 @@ def tmp_pack(tmp_path):
         from engine import load_pack
         return load_pack(write_pack(tmp_path / kwargs.pop("folder", "pack"), rules, **kwargs))
     return build
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch):
+    # a developer's DIPLO_CONFIG must not change what the suite's commands do
+    monkeypatch.delenv("DIPLO_CONFIG", raising=False)
