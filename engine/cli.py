@@ -59,8 +59,8 @@ def _pack_options(func):
     func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="Override a rule pack parameter for this run (repeatable).")(func)
     func = click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
-                        help="A rule pack folder or built-in pack name (repeatable). "
-                             "Default: the defense-diplomacy pack.")(func)
+                        help="A rule pack folder or installed pack name (repeatable; see "
+                             "diplo pack list). Default: the defense-diplomacy pack.")(func)
     return func
 
 
@@ -304,7 +304,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
                    "params go on top.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print one line per passing test.")
 def run_rule_tests(packs, params, verbose):
-    """Run the rule tests (*.test.yaml beside the rules) of each PACK (a folder or built-in
+    """Run the rule tests (*.test.yaml beside the rules) of each PACK (a folder or installed
     pack name; default: the defense-diplomacy pack), with the packs loaded together.
 
     Exit status: 0 every test passed, 1 a test failed, 2 an invalid pack or test file, or no

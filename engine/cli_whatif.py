@@ -62,8 +62,8 @@ def register(group: click.Group) -> None:
                   help="Change a rule pack parameter (repeatable); the original is assessed "
                        "with the pack as loaded.")
     @click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
-                  help="A rule pack folder or built-in pack name (repeatable). "
-                       "Default: the defense-diplomacy pack.")
+                  help="A rule pack folder or installed pack name (repeatable; see "
+                       "diplo pack list). Default: the defense-diplomacy pack.")
     @_rule_options
     @_format_option()
     @fail_on_option

@@ -147,7 +147,7 @@ def _slug(text: str) -> str:
 
 def _display(path: Path) -> str:
     """A path as a reader would type it: relative to the working folder when inside it
-    (built-in packs resolve to absolute paths)."""
+    (installed packs resolve to absolute paths)."""
     try:
         return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
     except (OSError, ValueError):
@@ -167,7 +167,7 @@ def find_test_files(pack_dir: str | Path) -> list[Path]:
 
 
 def collect(pack_dir: str | Path) -> list[PackTest]:
-    """Every test of a pack folder (or built-in pack name), in file and file order.
+    """Every test of a pack folder (or installed pack name), in file and file order.
 
     Raises a DiploError for the first invalid test file or test case."""
     tests: list[PackTest] = []
