@@ -7,8 +7,14 @@ modes (see docs/rule-language.md, "How packs run"):
 * every session runs at least one action (a guard rule on the case fact), because deleting a
   session in which nothing fired frees an uninitialised pointer;
 * every fact is consumed (a sink rule), so no fact raises "not handled";
-* one session per case, asserted as one batch, always deleted, never more than one open at a
-  time per compiled pack (a lock), far below the engine's cap of 1024 live sessions;
+* a case is asserted as one batch; one session serves up to SESSION_CASES cases in turn
+  (creating and deleting a session cost a third of a case): after each case its facts are
+  retracted, stage facts first so that no retraction can activate a rule, and after any
+  failure the session is given up; never more than one open at a time per compiled pack
+  (a lock), far below the engine's cap of 1024 live sessions;
+* actions are driven through the engine's native calls, without durable's per-action
+  closure, state re-serialisation and clock reads, which cost more than diplo's actions;
+* only the fields some condition reads are sent to the engine;
 * no integer division is ever compiled (division by a field is refused, by a constant becomes a
   multiplication), so division by zero cannot reach the engine;
 * every number given to the engine is finite, within int64 and never in bare exponent form;
@@ -20,6 +26,7 @@ modes (see docs/rule-language.md, "How packs run"):
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -34,6 +41,7 @@ from .pack import PackSet, Pattern, Rule, Where
 from .template import Template
 
 try:
+    import durable_rules_engine as _native
     from durable import engine as _durable
 except ImportError as _exc:  # pragma: no cover - depends on the interpreter
     raise ImportError(
@@ -46,6 +54,7 @@ MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condit
 MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests under one node
 MAX_LEAKED_SESSIONS = 64
 MAX_RESULTS = 10_000       # findings and derived facts of one case: beyond, joins multiply
+SESSION_CASES = 1000       # cases one session serves before a fresh one (bounds any leftover)
 MAX_SHARED_JOIN_HEADS = 250  # durable: error 108 past 256 joins on one identical condition
 
 _ruleset_names = itertools.count(1)
@@ -59,13 +68,36 @@ _COLLECTIONS = {"line_item": "line_items", "category": "line_items", "group": "l
                 "commitment": "commitments", "dependency": "commitments"}
 
 
-def _natural(path: str):
-    """line_items[2] before line_items[10]."""
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
+@functools.lru_cache(maxsize=8192)
+def _natural(path: str) -> tuple:
+    """line_items[2] before line_items[10]. Cached: the same paths recur in every case."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path))
 
 
 def durable_field(name: str) -> str:
     return "f_" + name
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _fields_in(definition) -> set[str]:
+    """The fact fields a compiled ruleset reads, as the packs name them."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.startswith("f_"):
+                    found.add(key[2:])
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, str) and node.startswith("f_"):
+            found.add(node[2:])
+    walk(definition)
+    return found
 
 
 class _QuietHost(_durable.Host):
@@ -116,6 +148,7 @@ class Outcome:
     guarded: bool = False
     overflow: bool = False
     activations: int = 0      # actions the engine ran: the main cost of a case
+    asserted: list[str] = field(default_factory=list)  # every fact given to the engine, JSON
 
 
 # --- translation --------------------------------------------------------------------------------
@@ -388,16 +421,22 @@ class CompiledPack:
         ruleset["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
                                       {"any": {"$ex": {KIND: 1}}}], "run": self._guard}
         self.definition = ruleset
+        # only the fields some condition reads go to the engine: a fact's other fields stay
+        # in its Record, for messages and explanations, and cost nothing to send
+        self.engine_fields = _fields_in(ruleset)
+        self._runs = {name: rule["run"] for name, rule in ruleset.items()}
         self.host = _QuietHost()
         try:
             self.host.register_rulesets({self.name: ruleset})
         except Exception as exc:  # durable reports its own limits as bare codes
             raise PackError(f"the rule engine refused the compiled pack: {exc}",
                             file=str(packset.packs[0].root)) from None
+        self._handle = self.host.get_ruleset(self.name)._handle
+        self._sid: str | None = None    # the session kept open between cases
 
     # actions
 
-    def _guard(self, c):
+    def _guard(self, matched):
         if self._current is not None:
             self._current.guarded = True
             self._current.activations += 1
@@ -407,7 +446,7 @@ class CompiledPack:
         ordered = positive + [p for p in rule.patterns if p.negated]
         aliases = {p.name: f"p{i}" for i, p in enumerate(ordered)}
 
-        def run(c):
+        def run(matched):
             outcome = self._current
             if outcome is None:
                 return
@@ -415,12 +454,12 @@ class CompiledPack:
             if outcome.overflow:
                 return
             try:
-                self._fire(rule, positive, aliases, c._m, c, outcome)
+                self._fire(rule, positive, aliases, matched, outcome)
             except Exception:  # recorded and raised after the run (never swallowed)
                 outcome.errors.append(f"rule {rule.id}: {traceback.format_exc()}")
         return run
 
-    def _fire(self, rule: Rule, positive: list[Pattern], aliases: dict, matched: dict, c,
+    def _fire(self, rule: Rule, positive: list[Pattern], aliases: dict, matched: dict,
               outcome: Outcome):
         bound = {p.name: outcome.records[matched[aliases[p.name]]["id"]] for p in positive}
         subjects = tuple(dict.fromkeys(s for p in positive for s in bound[p.name].subjects))
@@ -466,9 +505,7 @@ class CompiledPack:
             outcome.records[fact_id] = record
             outcome.derived.append(record)
             self._count(outcome)
-            engine_fact = {durable_field(k): v for k, v in fields.items()}
-            engine_fact.update({"id": fact_id, KIND: rule.derive_kind})
-            c.assert_fact(engine_fact)
+            self._assert_derived(fact_id, rule.derive_kind, fields)
             return
         finding_id = f"{rule.id}:{key}" if key else rule.id
         if finding_id in outcome.finding_ids:
@@ -493,45 +530,121 @@ class CompiledPack:
 
     # running
 
+    def _engine_json(self, fact_id: str, kind: str, fields: dict) -> str:
+        """A fact as the engine gets it, in JSON; kept to retract the fact exactly as it was
+        asserted."""
+        wanted = self.engine_fields
+        engine_fact = {"f_" + k: v for k, v in fields.items() if k in wanted}
+        engine_fact["sid"] = self._sid
+        engine_fact["id"] = fact_id
+        engine_fact[KIND] = kind
+        return _dumps(engine_fact)
+
+    def _assert_derived(self, fact_id: str, kind: str, fields: dict) -> None:
+        # inside an action: the engine queues what the fact activates in the same session,
+        # and the loop in _drain runs it
+        text = self._engine_json(fact_id, kind, fields)
+        self._current.asserted.append(text)
+        code = _native.assert_fact(self._handle, text)[0]
+        if code not in (0, 2, 3):  # 2: the same fact again, which the engine ignores
+            raise EngineFailure(f"the rule engine refused a derived fact (code {code})")
+
+    def _drain(self, result) -> None:
+        """Run every action the engine has queued for the session.
+
+        durable's own loop builds a closure, re-serialises the session state and reads the
+        clock for each action; diplo's actions use none of that, so they are driven here
+        through the same native calls, one action at a time, each completed before the next
+        is started, as durable does."""
+        code, state_handle = result[0], result[1]
+        if code == 1:
+            raise EngineFailure("the rule engine handled no rule for a fact")
+        if code == 3 or state_handle is None:
+            return
+        started = _native.start_action_for_state(self._handle, state_handle)
+        if not started:
+            return
+        message = started[1]
+        runs = self._runs
+        while message:
+            for action, matched in json.loads(message).items():
+                runs[action](matched)
+            message = _native.complete_and_start_action(self._handle, state_handle)
+
+    def _open_session(self) -> str:
+        if self._sid is None:
+            if self._leaked >= MAX_LEAKED_SESSIONS:
+                raise EngineFailure("the rule engine has too many unfinished sessions")
+            self._sid = str(next(self._sessions))
+            self._session_cases = 0
+        return self._sid
+
+    def _close_session(self, guarded: bool) -> None:
+        """Give up the open session (after a failure, or when it has served enough cases)."""
+        sid, self._sid = self._sid, None
+        if sid is None:
+            return
+        if guarded:
+            _native.delete_state(self._handle, sid)
+        else:
+            self._leaked += 1  # deleting a session where nothing ran would crash
+
+    def _clear(self, outcome: Outcome, level: int) -> None:
+        """Take the case's facts out of the session so that the next case starts from an
+        empty one: the stage facts first (every rule with a 'not' waits for one, so no
+        retraction can activate a rule), then derived facts, then the case's own."""
+        gone = [self._stage_json(n) for n in range(level, 0, -1)]
+        # derived facts were asserted after the case's own: retracting in reverse takes
+        # every derived fact out before anything it rests on
+        gone += reversed(outcome.asserted)
+        self._drain(_native.retract_facts(self._handle, "[" + ",".join(gone) + "]"))
+
+    def _stage_json(self, level: int) -> str:
+        return _dumps({"sid": self._sid, "id": f"{STAGE}{level}", KIND: STAGE, "level": level})
+
     def run(self, facts: list[Fact], ctx: dict) -> Outcome:
         """Assess one case's facts; returns what the rules derived and reported."""
         outcome = Outcome(ctx=ctx)
+        records = outcome.records
         for fact in facts:
-            outcome.records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields,
-                                              fact.subjects,
-                                              fact.sources)
+            records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields, fact.subjects,
+                                      fact.sources)
         with self._lock:
-            if self._leaked >= MAX_LEAKED_SESSIONS:
-                raise EngineFailure("the rule engine has too many unfinished sessions")
-            sid = str(next(self._sessions))
-            batch = []
-            for fact in facts:
-                engine_fact = {durable_field(k): v for k, v in fact.fields.items()}
-                engine_fact.update({"sid": sid, "id": fact.id, KIND: fact.kind})
-                batch.append(engine_fact)
+            self._open_session()
+            outcome.asserted = [self._engine_json(f.id, f.kind, f.fields) for f in facts]
             self._current = outcome
+            level = 0
             try:
-                self.host.assert_facts(self.name, batch)
+                self._drain(_native.assert_facts(self._handle,
+                                                 "[" + ",".join(outcome.asserted) + "]"))
                 for level in range(1, self.packset.strata + 1):
-                    self.host.assert_fact(self.name, {"sid": sid, "id": f"{STAGE}{level}",
-                                                      KIND: STAGE, "level": level})
-                state = self.host.get_state(self.name, sid)
-            except Exception as exc:
-                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
-            finally:
+                    self._drain(_native.assert_fact(self._handle, self._stage_json(level)))
+            except EngineFailure:
                 self._current = None
-                if outcome.guarded:
-                    self.host.delete_state(self.name, sid)
-                else:
-                    self._leaked += 1  # deleting a session where nothing ran would crash
-        if "exception" in state:
-            raise EngineFailure(f"the rule engine reported: {state['exception']}")
+                self._close_session(outcome.guarded)
+                raise
+            except Exception as exc:
+                self._current = None
+                self._close_session(outcome.guarded)
+                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
+            self._current = None
+            try:
+                if not outcome.guarded:
+                    raise EngineFailure("the rule engine ran no action for this case")
+                self._clear(outcome, level)
+                self._session_cases += 1
+                if self._session_cases >= SESSION_CASES:
+                    self._close_session(True)
+            except EngineFailure:
+                self._close_session(outcome.guarded)
+                raise
+            except Exception as exc:
+                self._close_session(outcome.guarded)
+                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
         if outcome.errors:
             raise EngineFailure(outcome.errors[0])
         if outcome.overflow:
             raise CaseError(f"the case yields more than {MAX_RESULTS:,} findings and derived "
                             "facts with these packs (many lines and commitments that every "
                             "rule joins); split it, or narrow the packs")
-        if not outcome.guarded:
-            raise EngineFailure("the rule engine ran no action for this case")
         return outcome

@@ -69,6 +69,12 @@ def clean_number(value):
     The engine's JSON parser rejects floats printed in bare exponent form (1e-05, 1e+16) and
     saturates integers beyond int64, so tiny magnitudes become 0, huge ones whole numbers.
     """
+    kind = type(value)
+    if kind is float and -1e15 < value < 1e15:   # the common case, first
+        value = round(value, 6)
+        return 0.0 if -1e-4 < value < 1e-4 else value
+    if kind is int and -INT64_LIMIT <= value <= INT64_LIMIT:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
     if isinstance(value, int):
