@@ -633,7 +633,10 @@ class CompiledPack:
                     raise EngineFailure("the rule engine ran no action for this case")
                 self._clear(outcome, level)
                 self._session_cases += 1
-                if self._session_cases >= SESSION_CASES:
+                # a case that failed in an action may have left the session half-way through
+                # a derivation: give it up rather than trust the retraction
+                if outcome.errors or outcome.overflow or \
+                        self._session_cases >= SESSION_CASES:
                     self._close_session(True)
             except EngineFailure:
                 self._close_session(outcome.guarded)

@@ -204,3 +204,44 @@ def test_a_join_on_a_field_the_other_fact_lacks_does_not_abort_the_case(tmp_pack
     assert assess(without_prior, pack).findings == []
     assert [f.message for f in assess(make_case(), pack).findings] == [
         "exercises under people's prior"]
+
+
+def test_a_reused_session_is_empty_between_cases_and_order_does_not_matter():
+    # Containment: a session serves many cases, and each case's facts are retracted after
+    # it (stage facts first). A fact left behind would join the next case's facts.
+    import durable_rules_engine
+    from engine.model import Case
+    pack = load_pack(params={"cut_pct": 10})   # its own compiled pack, not the shared one
+    cases = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
+    forward = {c.id: assess(c, pack).to_json() for c in cases}
+    compiled = pack.compiled
+    assert compiled._sid is not None
+    assert json.loads(durable_rules_engine.get_facts(compiled._handle, compiled._sid)) == []
+    backward = {c.id: assess(c, pack).to_json() for c in reversed(cases)}
+    assert backward == forward
+    fresh = load_pack(params={"cut_pct": 10})
+    # the same case alone in a new session gives the same report as after all the others
+    assert all(assess(c, fresh).to_json() == forward[c.id] for c in cases[::5])
+    assert isinstance(cases[0], Case)
+
+
+def test_a_failed_case_gives_up_its_session(monkeypatch):
+    import engine.expr
+    pack = load_pack(params={"cut_pct": 10})
+    assess(make_case(), pack)
+    first = pack.compiled._sid
+
+    def boom(*args, **kwargs):
+        raise ValueError("provoked")
+    monkeypatch.setattr(engine.expr, "evaluate", boom)
+    with pytest.raises(EngineFailure):
+        assess(make_case(), pack)
+    monkeypatch.undo()
+    assert pack.compiled._sid is None   # deleted, not reused with the failed case's facts
+    good = assess(make_case(), pack)
+    assert pack.compiled._sid != first and good.findings
+
+
+def load_case_file(path):
+    from engine import load_case
+    return load_case(path)
