@@ -1,10 +1,7 @@
 """Assessing cases: the library's main entry points."""
 from __future__ import annotations
 
-import multiprocessing
-import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
@@ -98,14 +95,16 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
     for emitted in outcome.findings:
         rule = emitted.rule
         report = rule.report
-        findings.append(Finding(
+        citation, parameters, change = _rule_parts(pack, rule)
+        # the values come from a pack and a case that were validated when they were read:
+        # building the models without validating them a second time
+        findings.append(Finding.model_construct(
             id=emitted.id, rule=rule.id, pack=rule.pack, kind=report.kind,
             severity=report.severity, concern=report.concern, title=rule.title,
-            message=emitted.message, subjects=list(emitted.subjects),
-            citation=Citation(section=rule.citation.section, quote=rule.citation.quote),
+            message=emitted.message, subjects=list(emitted.subjects), citation=citation,
             because=list(emitted.because), remediation=emitted.remediation,
-            inputs=list(emitted.inputs), parameters=dict(sorted(rule.params.items())),
-            severity_override=_severity_change(pack, rule.id)))
+            inputs=list(emitted.inputs), parameters=dict(parameters), waived=None,
+            severity_override=change))
     findings.sort(key=_finding_order)
     counts = {s: 0 for s in SEVERITIES}
     strengths = 0
@@ -125,22 +124,39 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
         facts = sorted((DerivedFact(
             id=r.id, kind=r.kind, rule=r.rule.id, pack=r.rule.pack, fields=r.fields,
             subjects=list(r.subjects), because=list(r.because), inputs=list(r.inputs),
-            parameters=dict(sorted(r.rule.params.items())),
-            citation=Citation(section=r.rule.citation.section, quote=r.rule.citation.quote))
+            parameters=dict(_rule_parts(pack, r.rule)[1]),
+            citation=_rule_parts(pack, r.rule)[0])
             for r in outcome.derived), key=lambda f: f.id)
-    return Report(
+    return Report.model_construct(
+        schema_version=1,
         case=CaseRef(id=case.id, title=case.title, country=case.country,
                      fiscal_year=case.fiscal_year, source=case.source),
         packs=pack_refs(pack),
         verdict=verdict, summary=Summary(risks=RiskCounts(**counts), strengths=strengths),
-        findings=findings, facts=facts)
+        findings=findings, facts=facts, near_misses=None, waivers=None, baseline=None)
+
+
+def _rule_parts(pack: packs.PackSet, rule) -> tuple:
+    """What every finding of a rule shares: its citation, its parameter values and any
+    change to its severity, made once per pack set (the models are immutable)."""
+    cache = pack.__dict__.setdefault("_report_parts", {})
+    parts = cache.get(id(rule))
+    if parts is None:
+        parts = (Citation(section=rule.citation.section, quote=rule.citation.quote),
+                 dict(sorted(rule.params.items())), _severity_change(pack, rule.id))
+        cache[id(rule)] = parts
+    return parts
 
 
 def pack_refs(pack: packs.PackSet) -> list[PackRef]:
     """The packs of a set as reports name them, bases before the packs that extend them."""
-    return [PackRef(name=p.name, version=p.version, extends=p.extends,
-                    disabled=sorted(r.id for r in p.rules if r.id in pack.disabled))
-            for p in pack.packs]
+    refs = pack.__dict__.get("_pack_refs")
+    if refs is None:
+        refs = [PackRef(name=p.name, version=p.version, extends=p.extends,
+                        disabled=sorted(r.id for r in p.rules if r.id in pack.disabled))
+                for p in pack.packs]
+        pack.__dict__["_pack_refs"] = refs
+    return list(refs)
 
 
 def _severity_change(pack: packs.PackSet, rule_id: str) -> SeverityChange | None:
@@ -243,6 +259,8 @@ def _assess_in_workers(paths, pack, workers, explain, near_miss, progress):
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     # spawn, not fork: a forked child would inherit the locks of the caller's other threads
     # (assess_files may run in a threaded program) and the rule engine's native state
+    import multiprocessing   # here, not at the top: only a batch in workers needs them
+    from concurrent.futures import ProcessPoolExecutor, as_completed
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(origin,)) as pool:
@@ -268,6 +286,7 @@ def _start_worker(origin: dict) -> None:
     global _worker_pack
     # Ctrl-C reaches the whole process group: the parent stops the batch and says so once,
     # instead of every worker printing a traceback
+    import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_pack = load_pack(*origin["specs"], params=origin["params"] or None,
                              disable=origin["disable"] or None,
