@@ -55,6 +55,7 @@ MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests und
 MAX_LEAKED_SESSIONS = 64
 MAX_RESULTS = 10_000       # findings and derived facts of one case: beyond, joins multiply
 SESSION_CASES = 1000       # cases one session serves before a fresh one (bounds any leftover)
+MAX_SHARD_RULES = 4000     # durable: 4096 actions per ruleset, ours (guard, sink) included
 MAX_SHARED_JOIN_HEADS = 250  # durable: error 108 past 256 joins on one identical condition
 
 _ruleset_names = itertools.count(1)
@@ -145,10 +146,8 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     finding_ids: set[str] = field(default_factory=set)
     ctx: dict = field(default_factory=dict)
-    guarded: bool = False
     overflow: bool = False
     activations: int = 0      # actions the engine ran: the main cost of a case
-    asserted: list[str] = field(default_factory=list)  # every fact given to the engine, JSON
 
 
 # --- translation --------------------------------------------------------------------------------
@@ -162,12 +161,49 @@ class _Scope:
     referenced: set = field(default_factory=set)   # (alias, engine field) used in joins
 
 
+class _ShardFull(Exception):
+    """The rules do not fit in the current shard."""
+
+
+def _groups(rules: list[Rule], derived_by: dict[str, list[str]]) -> list[list[int]]:
+    """Rule indices grouped so that every rule deriving a fact kind and every rule using it
+    are in one group; groups in the order of their first rule."""
+    parent = list(range(len(rules)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, rule in enumerate(rules):
+        kinds = {p.kind for p in rule.patterns if p.kind in derived_by}
+        if rule.derive_kind:
+            kinds.add(rule.derive_kind)
+        for kind in kinds:
+            if kind in owner:
+                parent[find(i)] = find(owner[kind])
+            else:
+                owner[kind] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(rules)):
+        groups.setdefault(find(i), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
 class _Translator:
     def __init__(self, packset: PackSet):
         self.packset = packset
         self.tests: dict[tuple[str, str], set] = {}
         self.params: dict = {}
         self.join_heads: dict[str, int] = {}
+
+    def snapshot(self) -> tuple:
+        return {k: set(v) for k, v in self.tests.items()}, dict(self.join_heads)
+
+    def restore(self, saved: tuple) -> None:
+        self.tests, self.join_heads = saved
 
     def rule(self, rule: Rule) -> list[dict]:
         bindings: list[dict] = []
@@ -401,8 +437,45 @@ class _Translator:
 
 # --- the compiled pack -----------------------------------------------------------------------------
 
+class _Shard:
+    """One durable ruleset holding some of a pack set's rules, with the session it keeps
+    open between cases. Rules that derive a fact and the rules that use it are always in
+    the same shard, so each shard runs a case on its own."""
+
+    def __init__(self, name: str, entries: dict[str, dict], kinds: set[str], guard):
+        self.name = name
+        definition = dict(entries)
+        definition["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": guard}
+        definition["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
+                                         {"any": {"$ex": {KIND: 1}}}], "run": guard}
+        self.definition = definition
+        # only the fields some condition reads go to the engine: a fact's other fields stay
+        # in its Record, for messages and explanations, and cost nothing to send; likewise
+        # only the kinds of fact its rules match
+        self.fields = _fields_in(definition)
+        self.kinds = kinds | {"case"}
+        self.runs = {key: entry["run"] for key, entry in definition.items()}
+        self.handle = None
+        self.sid: str | None = None        # the session kept open between cases
+        self.session_cases = 0
+        self.guarded = False               # an action ran in the current case
+
+    def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
+        """A fact as the engine gets it, in JSON; kept to retract it exactly as asserted."""
+        wanted = self.fields
+        engine_fact = {"f_" + k: v for k, v in fields.items() if k in wanted}
+        engine_fact["sid"] = self.sid
+        engine_fact["id"] = fact_id
+        engine_fact[KIND] = kind
+        return _dumps(engine_fact)
+
+    def stage_json(self, level: int) -> str:
+        return _dumps({"sid": self.sid, "id": f"{STAGE}{level}", KIND: STAGE, "level": level})
+
+
 class CompiledPack:
-    """A PackSet registered as one durable ruleset, ready to assess cases."""
+    """A PackSet compiled into durable rulesets (one, unless the engine's per-ruleset limits
+    need more), ready to assess cases."""
 
     def __init__(self, packset: PackSet):
         self.packset = packset
@@ -410,36 +483,88 @@ class CompiledPack:
         self._lock = threading.Lock()
         self._sessions = itertools.count(1)
         self._current: Outcome | None = None
+        self._active: _Shard | None = None
+        self._asserted: list[str] = []
         self._leaked = 0
-        translator = _Translator(packset)
-        ruleset: dict = {}
-        for i, rule in enumerate(packset.rules):
-            translator.params = {name: spec.value for name, spec in
-                                 packset.visible_parameters(rule.pack).items()}
-            ruleset[f"r{i}"] = {"all": translator.rule(rule), "run": self._action(rule)}
-        ruleset["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": self._guard}
-        ruleset["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
-                                      {"any": {"$ex": {KIND: 1}}}], "run": self._guard}
-        self.definition = ruleset
-        # only the fields some condition reads go to the engine: a fact's other fields stay
-        # in its Record, for messages and explanations, and cost nothing to send
-        self.engine_fields = _fields_in(ruleset)
-        self._runs = {name: rule["run"] for name, rule in ruleset.items()}
         self.host = _QuietHost()
+        self.shards = [self._shard(i, entries, kinds)
+                       for i, (entries, kinds) in enumerate(self._partition(packset))]
         try:
-            self.host.register_rulesets({self.name: ruleset})
+            self.host.register_rulesets({shard.name: shard.definition for shard in self.shards})
         except Exception as exc:  # durable reports its own limits as bare codes
             raise PackError(f"the rule engine refused the compiled pack: {exc}",
                             file=str(packset.packs[0].root)) from None
-        self._handle = self.host.get_ruleset(self.name)._handle
-        self._sid: str | None = None    # the session kept open between cases
+        for shard in self.shards:
+            shard.handle = self.host.get_ruleset(shard.name)._handle
+
+    @property
+    def definition(self) -> dict:
+        """Every compiled rule (keys r0, r1, ... in the pack set's order), across shards."""
+        merged: dict = {}
+        for shard in self.shards:
+            merged.update(shard.definition)
+        return merged
+
+    def _shard(self, index: int, entries: dict, kinds: set[str]) -> _Shard:
+        shard = _Shard(self.name if index == 0 else f"{self.name}_{index}", entries, kinds,
+                       None)
+        guard = self._guard_for(shard)
+        shard.definition["zz_guard"]["run"] = shard.definition["zz_sink"]["run"] = guard
+        shard.runs["zz_guard"] = shard.runs["zz_sink"] = guard
+        return shard
+
+    def _partition(self, packset: PackSet) -> list[tuple[dict, set[str]]]:
+        """The rules, translated, in shards that each fit the engine's limits.
+
+        A fact's deriving rules and the rules that use it form one group, which no limit may
+        split (a group too big for one ruleset is an error that names its facts). Groups are
+        added to the current shard while its limits allow, else to a new one."""
+        groups = _groups(packset.rules, packset.derived_by)
+        shards: list[tuple[dict, set[str]]] = []
+        entries: dict = {}
+        kinds: set[str] = set()
+        translator = _Translator(packset)
+        for group in groups:
+            attempt = 0
+            while True:
+                saved = translator.snapshot()
+                try:
+                    if len(entries) + len(group) > MAX_SHARD_RULES:
+                        raise _ShardFull()
+                    translated = {}
+                    for index in group:
+                        rule = packset.rules[index]
+                        translator.params = {name: spec.value for name, spec in
+                                             packset.visible_parameters(rule.pack).items()}
+                        translated[f"r{index}"] = {"all": translator.rule(rule),
+                                                   "run": self._action(rule)}
+                    break
+                except (_ShardFull, PackError) as exc:
+                    translator.restore(saved)
+                    if not entries or attempt:
+                        if isinstance(exc, _ShardFull):
+                            first = packset.rules[group[0]]
+                            raise first.at.error(
+                                f"{len(group)} rules derive or use the same facts as rule "
+                                f"'{first.id}'; the engine holds at most {MAX_SHARD_RULES} "
+                                "rules that share facts") from None
+                        raise
+                    shards.append((entries, kinds))
+                    entries, kinds, translator = {}, set(), _Translator(packset)
+                    attempt += 1
+            entries.update(translated)
+            kinds |= {p.kind for index in group for p in packset.rules[index].patterns}
+        shards.append((entries, kinds))
+        return shards
 
     # actions
 
-    def _guard(self, matched):
-        if self._current is not None:
-            self._current.guarded = True
-            self._current.activations += 1
+    def _guard_for(self, shard: _Shard):
+        def guard(matched):
+            shard.guarded = True
+            if self._current is not None:
+                self._current.activations += 1
+        return guard
 
     def _action(self, rule: Rule):
         positive = [p for p in rule.patterns if not p.negated]
@@ -530,26 +655,18 @@ class CompiledPack:
 
     # running
 
-    def _engine_json(self, fact_id: str, kind: str, fields: dict) -> str:
-        """A fact as the engine gets it, in JSON; kept to retract the fact exactly as it was
-        asserted."""
-        wanted = self.engine_fields
-        engine_fact = {"f_" + k: v for k, v in fields.items() if k in wanted}
-        engine_fact["sid"] = self._sid
-        engine_fact["id"] = fact_id
-        engine_fact[KIND] = kind
-        return _dumps(engine_fact)
-
     def _assert_derived(self, fact_id: str, kind: str, fields: dict) -> None:
         # inside an action: the engine queues what the fact activates in the same session,
         # and the loop in _drain runs it
-        text = self._engine_json(fact_id, kind, fields)
-        self._current.asserted.append(text)
-        code = _native.assert_fact(self._handle, text)[0]
+        shard = self._active
+        text = shard.fact_json(fact_id, kind, fields)
+        self._asserted.append(text)
+        code = _native.assert_fact(shard.handle, text)[0]
         if code not in (0, 2, 3):  # 2: the same fact again, which the engine ignores
             raise EngineFailure(f"the rule engine refused a derived fact (code {code})")
 
-    def _drain(self, result) -> None:
+    @staticmethod
+    def _drain(shard: _Shard, result) -> None:
         """Run every action the engine has queued for the session.
 
         durable's own loop builds a closure, re-serialises the session state and reads the
@@ -561,46 +678,43 @@ class CompiledPack:
             raise EngineFailure("the rule engine handled no rule for a fact")
         if code == 3 or state_handle is None:
             return
-        started = _native.start_action_for_state(self._handle, state_handle)
+        started = _native.start_action_for_state(shard.handle, state_handle)
         if not started:
             return
         message = started[1]
-        runs = self._runs
+        runs = shard.runs
         while message:
             for action, matched in json.loads(message).items():
                 runs[action](matched)
-            message = _native.complete_and_start_action(self._handle, state_handle)
+            message = _native.complete_and_start_action(shard.handle, state_handle)
 
-    def _open_session(self) -> str:
-        if self._sid is None:
+    def _open_session(self, shard: _Shard) -> None:
+        if shard.sid is None:
             if self._leaked >= MAX_LEAKED_SESSIONS:
                 raise EngineFailure("the rule engine has too many unfinished sessions")
-            self._sid = str(next(self._sessions))
-            self._session_cases = 0
-        return self._sid
+            shard.sid = str(next(self._sessions))
+            shard.session_cases = 0
 
-    def _close_session(self, guarded: bool) -> None:
-        """Give up the open session (after a failure, or when it has served enough cases)."""
-        sid, self._sid = self._sid, None
+    def _close_session(self, shard: _Shard) -> None:
+        """Give up a shard's open session (after a failure, or when it has served enough
+        cases)."""
+        sid, shard.sid = shard.sid, None
         if sid is None:
             return
-        if guarded:
-            _native.delete_state(self._handle, sid)
+        if shard.guarded:
+            _native.delete_state(shard.handle, sid)
         else:
             self._leaked += 1  # deleting a session where nothing ran would crash
 
-    def _clear(self, outcome: Outcome, level: int) -> None:
+    def _clear(self, shard: _Shard, level: int) -> None:
         """Take the case's facts out of the session so that the next case starts from an
         empty one: the stage facts first (every rule with a 'not' waits for one, so no
         retraction can activate a rule), then derived facts, then the case's own."""
-        gone = [self._stage_json(n) for n in range(level, 0, -1)]
+        gone = [shard.stage_json(n) for n in range(level, 0, -1)]
         # derived facts were asserted after the case's own: retracting in reverse takes
         # every derived fact out before anything it rests on
-        gone += reversed(outcome.asserted)
-        self._drain(_native.retract_facts(self._handle, "[" + ",".join(gone) + "]"))
-
-    def _stage_json(self, level: int) -> str:
-        return _dumps({"sid": self._sid, "id": f"{STAGE}{level}", KIND: STAGE, "level": level})
+        gone += reversed(self._asserted)
+        self._drain(shard, _native.retract_facts(shard.handle, "[" + ",".join(gone) + "]"))
 
     def run(self, facts: list[Fact], ctx: dict) -> Outcome:
         """Assess one case's facts; returns what the rules derived and reported."""
@@ -610,40 +724,13 @@ class CompiledPack:
             records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields, fact.subjects,
                                       fact.sources)
         with self._lock:
-            self._open_session()
-            outcome.asserted = [self._engine_json(f.id, f.kind, f.fields) for f in facts]
             self._current = outcome
-            level = 0
             try:
-                self._drain(_native.assert_facts(self._handle,
-                                                 "[" + ",".join(outcome.asserted) + "]"))
-                for level in range(1, self.packset.strata + 1):
-                    self._drain(_native.assert_fact(self._handle, self._stage_json(level)))
-            except EngineFailure:
-                self._current = None
-                self._close_session(outcome.guarded)
-                raise
-            except Exception as exc:
-                self._current = None
-                self._close_session(outcome.guarded)
-                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
-            self._current = None
-            try:
-                if not outcome.guarded:
-                    raise EngineFailure("the rule engine ran no action for this case")
-                self._clear(outcome, level)
-                self._session_cases += 1
-                # a case that failed in an action may have left the session half-way through
-                # a derivation: give it up rather than trust the retraction
-                if outcome.errors or outcome.overflow or \
-                        self._session_cases >= SESSION_CASES:
-                    self._close_session(True)
-            except EngineFailure:
-                self._close_session(outcome.guarded)
-                raise
-            except Exception as exc:
-                self._close_session(outcome.guarded)
-                raise EngineFailure(f"the rule engine failed: {exc!r}") from exc
+                for shard in self.shards:
+                    self._run_shard(shard, facts, outcome)
+            finally:
+                self._current = self._active = None
+                self._asserted = []
         if outcome.errors:
             raise EngineFailure(outcome.errors[0])
         if outcome.overflow:
@@ -651,3 +738,35 @@ class CompiledPack:
                             "facts with these packs (many lines and commitments that every "
                             "rule joins); split it, or narrow the packs")
         return outcome
+
+    def _run_shard(self, shard: _Shard, facts: list[Fact], outcome: Outcome) -> None:
+        self._open_session(shard)
+        self._active = shard
+        shard.guarded = False
+        kinds = shard.kinds
+        self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
+                          if f.kind in kinds]
+        level = 0
+        try:
+            self._drain(shard, _native.assert_facts(shard.handle,
+                                                    "[" + ",".join(self._asserted) + "]"))
+            for level in range(1, self.packset.strata + 1):
+                self._drain(shard, _native.assert_fact(shard.handle, shard.stage_json(level)))
+            if not shard.guarded:
+                raise EngineFailure("the rule engine ran no action for this case")
+            current, self._current = self._current, None   # retracting runs no rule
+            try:
+                self._clear(shard, level)
+            finally:
+                self._current = current
+            shard.session_cases += 1
+            # a case that failed in an action may have left the session half-way through a
+            # derivation: give it up rather than trust the retraction
+            if outcome.errors or outcome.overflow or shard.session_cases >= SESSION_CASES:
+                self._close_session(shard)
+        except EngineFailure:
+            self._close_session(shard)
+            raise
+        except Exception as exc:
+            self._close_session(shard)
+            raise EngineFailure(f"the rule engine failed: {exc!r}") from exc

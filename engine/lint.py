@@ -941,11 +941,7 @@ class _Checks:
     # the rule engine's limits
 
     def limits(self):
-        from .compile import MAX_JOIN_REFS, MAX_SHARED_JOIN_HEADS, MAX_TESTS_PER_FIELD
-
-        def near(used: int, cap: int) -> bool:
-            return used > NEAR_LIMIT * cap
-
+        near = _near
         total = len(self.packset.rules)
         if near(total, packs.MAX_RULES) and self.rules:
             doc = self.mine[0].manifest_doc
@@ -967,9 +963,17 @@ class _Checks:
                          f"a list may hold {packs.MAX_LIST_VALUES}", "move the values to a "
                          "list parameter, or group them (a category group)", at=rule.at,
                          rule=rule.id)
-        definition = getattr(self.packset.compiled, "definition", None)
-        if not definition:
+        shards = getattr(self.packset.compiled, "shards", None)
+        if not shards:
             return    # not compiled (the compiler refused it, and said why)
+        # the caps hold per ruleset; the compiler splits rules that share no fact across
+        # rulesets, so a cap is near only for the rules that must stay together
+        for shard in shards:
+            self._shard_limits(shard.definition)
+
+    def _shard_limits(self, definition: dict):
+        from .compile import MAX_JOIN_REFS, MAX_SHARED_JOIN_HEADS, MAX_TESTS_PER_FIELD
+        near = _near
         by_key = {f"r{i}": rule for i, rule in enumerate(self.packset.rules)}
         values: dict[tuple[str, str], set] = {}
         testers: dict[tuple[str, str], list] = {}
@@ -1016,6 +1020,10 @@ class _Checks:
     def _trees(rule) -> list[ex.Node]:
         return ([p.where for p in rule.patterns if p.where is not None]
                 + list(rule.lets.values()) + list(rule.derive_fields.values()))
+
+
+def _near(used: int, cap: int) -> bool:
+    return used > NEAR_LIMIT * cap
 
 
 def _ancestors(packset, pack_name: str) -> list:

@@ -141,20 +141,38 @@ def test_a_parameter_override_cannot_smuggle_an_unrepresentable_number(tmp_path)
         load_pack(folder, params={"limit": "inf"})
 
 
-def test_many_distinct_thresholds_fail_fast_instead_of_hanging(tmp_path):
+DERIVE_X = rule("T-X", [{"fact": "line_item", "as": "item"}],
+                derive={"fact": "x", "fields": {"amount": "item.amount"}})
+
+
+def test_many_distinct_thresholds_are_split_across_rulesets_or_refused(tmp_path):
     # Containment: a count of distinct tests per field. With more than 512 under one node the
     # engine's ruleset creation never returns; the subprocess timeout turns a hang into a fail.
-    rules = [rule(f"T-{i}", [{"fact": "line_item", "where": f"amount == {i}"}], report={})
-             for i in range(520)]
-    folder = write_pack(tmp_path / "p", rules)
+    # Independent rules go to several rulesets; rules that share a derived fact cannot be
+    # split, and are refused.
+    independent = [rule(f"T-{i}", [{"fact": "line_item", "where": f"amount == {i}"}],
+                        report={}) for i in range(520)]
+    shared = [DERIVE_X] + [rule(f"T-{i}", [{"fact": "x", "where": f"amount == {i}"}],
+                                report={}) for i in range(520)]
+    split = write_pack(tmp_path / "split", independent)
+    refused = write_pack(tmp_path / "refused", shared)
     result = run_python(f"""
-        from engine import PackError, load_pack
+        import sys; sys.path.insert(0, 'tests')
+        from conftest import make_case
+        from engine import PackError, assess, load_pack
+        pack = load_pack({str(split)!r})
+        case = make_case(line_items=[{{"id": "a", "category": "personnel", "amount": 7}},
+                                     {{"id": "b", "category": "personnel", "amount": 515}}])
+        print("rulesets:", len(pack.compiled.shards))
+        print("fired:", sorted(f.rule for f in assess(case, pack).findings))
         try:
-            load_pack({str(folder)!r})
+            load_pack({str(refused)!r})
         except PackError as exc:
             print("refused:", exc)
-    """, timeout=90)
+    """, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert "rulesets: 2" in result.stdout
+    assert "fired: ['T-515', 'T-7']" in result.stdout
     assert "refused:" in result.stdout and "different values" in result.stdout
 
 
@@ -164,13 +182,21 @@ def test_too_many_patterns_in_one_rule_are_refused(tmp_pack):
         tmp_pack([rule("T-WIDE", when, report={})])
 
 
-def test_many_rules_sharing_a_first_condition_are_refused_clearly(tmp_pack):
+def test_many_rules_sharing_a_first_condition_are_split_or_refused_clearly(tmp_pack):
     # durable: error 108 past 256 join rules on one identical first condition
-    rules = [rule(f"T-{i}", [{"fact": "case"},
-                             {"fact": "line_item", "where": f"amount > {i}"}], report={})
-             for i in range(260)]
+    independent = [rule(f"T-{i}", [{"fact": "case"},
+                                   {"fact": "line_item", "where": f"amount > {i}"}], report={})
+                   for i in range(260)]
+    pack = tmp_pack(independent, folder="split")
+    assert len(pack.compiled.shards) == 2
+    report = assess(make_case(line_items=[{"id": "a", "category": "personnel",
+                                           "amount": 3}]), pack)
+    assert sorted(f.rule for f in report.findings) == ["T-0", "T-1", "T-2"]
+    shared = [DERIVE_X] + [rule(f"T-{i}", [{"fact": "case"},
+                                           {"fact": "x", "where": f"amount > {i}"}], report={})
+                           for i in range(260)]
     with pytest.raises(PackError, match="start with the same condition"):
-        tmp_pack(rules)
+        tmp_pack(shared, folder="refused")
 
 
 def test_types_are_checked_because_the_engine_compares_loosely(tmp_pack):
@@ -214,9 +240,9 @@ def test_a_reused_session_is_empty_between_cases_and_order_does_not_matter():
     pack = load_pack(params={"cut_pct": 10})   # its own compiled pack, not the shared one
     cases = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
     forward = {c.id: assess(c, pack).to_json() for c in cases}
-    compiled = pack.compiled
-    assert compiled._sid is not None
-    assert json.loads(durable_rules_engine.get_facts(compiled._handle, compiled._sid)) == []
+    [shard] = pack.compiled.shards
+    assert shard.sid is not None
+    assert json.loads(durable_rules_engine.get_facts(shard.handle, shard.sid)) == []
     backward = {c.id: assess(c, pack).to_json() for c in reversed(cases)}
     assert backward == forward
     fresh = load_pack(params={"cut_pct": 10})
@@ -229,7 +255,8 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     import engine.expr
     pack = load_pack(params={"cut_pct": 10})
     assess(make_case(), pack)
-    first = pack.compiled._sid
+    [shard] = pack.compiled.shards
+    first = shard.sid
 
     def boom(*args, **kwargs):
         raise ValueError("provoked")
@@ -237,9 +264,9 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     with pytest.raises(EngineFailure):
         assess(make_case(), pack)
     monkeypatch.undo()
-    assert pack.compiled._sid is None   # deleted, not reused with the failed case's facts
+    assert shard.sid is None   # deleted, not reused with the failed case's facts
     good = assess(make_case(), pack)
-    assert pack.compiled._sid != first and good.findings
+    assert shard.sid != first and good.findings
 
 
 def load_case_file(path):
