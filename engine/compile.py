@@ -222,6 +222,7 @@ class _Translator:
             alias = f"p{i}"
             scope = _Scope(aliases, pattern, pattern.at)
             aliases[pattern.name] = alias
+            self.count_test("", KIND, pattern.kind, scope)
             cond = {KIND: pattern.kind}
             if pattern.where is not None:
                 cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
@@ -363,6 +364,11 @@ class _Translator:
     def count_test(self, kind: str, name: str, value, scope: _Scope):
         tests = self.tests.setdefault((kind, name), set())
         tests.add(repr(value))
+        if len(tests) > MAX_TESTS_PER_FIELD and name == KIND:
+            # every condition starts with the fact's kind: the same limit holds for kinds
+            raise scope.at.error(f"the rules match more than {MAX_TESTS_PER_FIELD} kinds of "
+                                 "fact that depend on one another; the engine cannot build "
+                                 "such a network (derive fewer kinds of fact)")
         if len(tests) > MAX_TESTS_PER_FIELD:
             raise scope.at.error(f"the packs test {kind}.{name[2:]} against more than "
                                  f"{MAX_TESTS_PER_FIELD} different values; the engine cannot "

@@ -272,3 +272,28 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
 def load_case_file(path):
     from engine import load_case
     return load_case(path)
+
+
+def test_more_kinds_of_fact_than_one_ruleset_holds_are_split(tmp_path):
+    # Containment: every condition starts with a test of the fact's kind, so more than 512
+    # kinds in one ruleset hang its creation, as distinct values of any field do.
+    rules = []
+    for g in range(450):
+        rules.append(rule(f"K-{g}-D", [{"fact": "line_item", "as": "item",
+                                        "where": f"amount > {g}"}],
+                          derive={"fact": f"over_{g}", "fields": {"line": "item.id"}}))
+        rules.append(rule(f"K-{g}-R", [{"fact": f"over_{g}", "as": "o"}],
+                          report={"message": "{o.line}"}))
+    folder = write_pack(tmp_path / "p", rules)
+    result = run_python(f"""
+        import sys; sys.path.insert(0, 'tests')
+        from conftest import make_case
+        from engine import assess, load_pack
+        pack = load_pack({str(folder)!r})
+        case = make_case(line_items=[{{"id": "a", "category": "personnel", "amount": 3}}])
+        print("rulesets:", len(pack.compiled.shards))
+        print("fired:", sorted(f.rule for f in assess(case, pack).findings))
+    """, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "rulesets: 2" in result.stdout
+    assert "fired: ['K-0-R', 'K-1-R', 'K-2-R']" in result.stdout
