@@ -110,32 +110,63 @@ class _QuietHost(_durable.Host):
 
 # --- per-case state ---------------------------------------------------------------------------
 
-@dataclass
-class Record:
+class _Provenance:
+    """What a result rests on, worked out only when a report asks: the derived facts it
+    matched (`because`) and the case fields it read (`inputs`)."""
+
+    __slots__ = ()
+
+    @property
+    def because(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.bound if r.rule is not None)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        rule = self.rule
+        if rule is None:
+            return ()
+        found: set[str] = set()
+        for pattern, record in zip(rule.positive, self.bound):
+            if record.rule is None:
+                for name in rule.fields_read.get(pattern.name, ()):
+                    found.update(record.sources.get(name, ()))
+        for pattern in rule.patterns:
+            # an absence rests on the whole list it was looked for in
+            if pattern.negated and pattern.kind in _COLLECTIONS:
+                found.add(_COLLECTIONS[pattern.kind])
+        return tuple(sorted(found, key=_natural))
+
+
+class Record(_Provenance):
     """A fact as the session knows it: base facts from the case and facts rules derived."""
 
-    id: str
-    kind: str
-    key: str                  # what makes it one of its kind: "+"-joined base fact keys
-    fields: dict
-    subjects: tuple[str, ...]
-    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    rule: Rule | None = None
-    because: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = ()
+    __slots__ = ("id", "kind", "key", "fields", "subjects", "sources", "rule", "bound")
+
+    def __init__(self, id: str, kind: str, key: str, fields: dict, subjects: tuple,
+                 sources: dict | None = None, rule: Rule | None = None, bound: tuple = ()):
+        self.id = id
+        self.kind = kind
+        self.key = key            # what makes it one of its kind: "+"-joined base fact keys
+        self.fields = fields
+        self.subjects = subjects
+        self.sources = sources if sources is not None else {}
+        self.rule = rule
+        self.bound = bound        # the records the deriving rule matched, in its order
 
 
-@dataclass
-class Emitted:
+class Emitted(_Provenance):
     """A finding as a rule produced it, before the report shapes it."""
 
-    id: str
-    rule: Rule
-    subjects: tuple[str, ...]
-    message: str
-    remediation: str | None
-    because: tuple[str, ...]
-    inputs: tuple[str, ...]
+    __slots__ = ("id", "rule", "subjects", "message", "remediation", "bound")
+
+    def __init__(self, id: str, rule: Rule, subjects: tuple, message: str,
+                 remediation: str | None, bound: tuple):
+        self.id = id
+        self.rule = rule
+        self.subjects = subjects
+        self.message = message
+        self.remediation = remediation
+        self.bound = bound
 
 
 @dataclass
@@ -573,9 +604,69 @@ class CompiledPack:
         return guard
 
     def _action(self, rule: Rule):
-        positive = [p for p in rule.patterns if not p.negated]
-        ordered = positive + [p for p in rule.patterns if p.negated]
-        aliases = {p.name: f"p{i}" for i, p in enumerate(ordered)}
+        positive = rule.positive
+        aliases = [f"p{i}" for i in range(len(positive))]   # positive patterns come first
+        names = [p.name for p in positive]
+        single = len(positive) == 1
+        derive_kind = rule.derive_kind
+        params = rule.params
+        lets = list(rule.lets.items())
+        derive_fields = list(rule.derive_fields.items())
+
+        def fire(matched: dict, outcome: Outcome):
+            records = outcome.records
+            bound = tuple(records[matched[alias]["id"]] for alias in aliases)
+            if single:
+                subjects, key = bound[0].subjects, bound[0].key
+            else:
+                subjects = tuple(dict.fromkeys(s for r in bound for s in r.subjects))
+                # identity comes from every matched fact, so two firings on different facts
+                # about the same subjects (a commitment's two dependencies) are two results
+                key = "+".join(dict.fromkeys(atom for r in bound if r.key
+                                             for atom in r.key.split("+")))
+            if derive_kind is not None:
+                fact_id = f"{derive_kind}:{key}" if key else derive_kind
+                if fact_id in records:
+                    return  # derived already by an earlier firing; the first derivation stands
+            elif (f"{rule.id}:{key}" if key else rule.id) in outcome.finding_ids:
+                return
+            named = dict(zip(names, bound))
+            values: dict = {}
+
+            def lookup(parts):
+                if len(parts) == 1:
+                    return values.get(parts[0], ex.MISSING)
+                record = named.get(parts[0])
+                if record is None:
+                    return ex.MISSING
+                return record.fields.get(parts[1], ex.MISSING)
+
+            for name, node in lets:
+                values[name] = ex.evaluate(node, lookup, params)
+            if derive_kind is not None:
+                fields = {}
+                for name, node in derive_fields:
+                    value = clean_number(ex.evaluate(node, lookup, params))
+                    if value is not ex.MISSING and value is not None:
+                        fields[name] = value
+                record = Record(fact_id, derive_kind, key, fields, subjects, None, rule, bound)
+                records[fact_id] = record
+                outcome.derived.append(record)
+                self._count(outcome)
+                self._assert_derived(fact_id, derive_kind, fields)
+                return
+            finding_id = f"{rule.id}:{key}" if key else rule.id
+            outcome.finding_ids.add(finding_id)
+
+            def text(template: Template | None):
+                if template is None:
+                    return None
+                return template.render(
+                    lambda name: params.get(name[1:], ex.MISSING) if name.startswith("$")
+                    else lookup(tuple(name.split("."))), outcome.ctx)
+            outcome.findings.append(Emitted(finding_id, rule, subjects, text(rule.message),
+                                            text(rule.remediation), bound))
+            self._count(outcome)
 
         def run(matched):
             outcome = self._current
@@ -585,74 +676,10 @@ class CompiledPack:
             if outcome.overflow:
                 return
             try:
-                self._fire(rule, positive, aliases, matched, outcome)
+                fire(matched, outcome)
             except Exception:  # recorded and raised after the run (never swallowed)
                 outcome.errors.append(f"rule {rule.id}: {traceback.format_exc()}")
         return run
-
-    def _fire(self, rule: Rule, positive: list[Pattern], aliases: dict, matched: dict,
-              outcome: Outcome):
-        bound = {p.name: outcome.records[matched[aliases[p.name]]["id"]] for p in positive}
-        subjects = tuple(dict.fromkeys(s for p in positive for s in bound[p.name].subjects))
-        # identity comes from every matched fact, so two firings on different facts about
-        # the same subjects (a commitment's two dependencies) are two results, never one
-        key = "+".join(dict.fromkeys(atom for p in positive if bound[p.name].key
-                                     for atom in bound[p.name].key.split("+")))
-        because = tuple(r.id for r in bound.values() if r.rule is not None)
-        inputs: set[str] = set()
-        for p in positive:
-            record = bound[p.name]
-            if record.rule is None:
-                for name in rule.fields_read.get(p.name, ()):
-                    inputs.update(record.sources.get(name, ()))
-        for p in rule.patterns:
-            # an absence rests on the whole list it was looked for in
-            if p.negated and p.kind in _COLLECTIONS:
-                inputs.add(_COLLECTIONS[p.kind])
-        params = {name: value for name, value in rule.params.items()}
-        lets: dict = {}
-
-        def lookup(parts):
-            if len(parts) == 1:
-                return lets.get(parts[0], ex.MISSING)
-            record = bound.get(parts[0])
-            if record is None:
-                return ex.MISSING
-            return record.fields.get(parts[1], ex.MISSING)
-
-        for name, node in rule.lets.items():
-            lets[name] = ex.evaluate(node, lookup, params)
-        if rule.derive_kind:
-            fact_id = f"{rule.derive_kind}:{key}" if key else rule.derive_kind
-            if fact_id in outcome.records:
-                return  # derived already by an earlier firing; the first derivation stands
-            fields = {}
-            for name, node in rule.derive_fields.items():
-                value = clean_number(ex.evaluate(node, lookup, params))
-                if value is not ex.MISSING and value is not None:
-                    fields[name] = value
-            record = Record(fact_id, rule.derive_kind, key, fields, subjects, {}, rule, because,
-                            tuple(sorted(inputs, key=_natural)))
-            outcome.records[fact_id] = record
-            outcome.derived.append(record)
-            self._count(outcome)
-            self._assert_derived(fact_id, rule.derive_kind, fields)
-            return
-        finding_id = f"{rule.id}:{key}" if key else rule.id
-        if finding_id in outcome.finding_ids:
-            return
-        outcome.finding_ids.add(finding_id)
-
-        def text(template: Template | None):
-            if template is None:
-                return None
-            return template.render(
-                lambda name: params.get(name[1:], ex.MISSING) if name.startswith("$")
-                else lookup(tuple(name.split("."))), outcome.ctx)
-        outcome.findings.append(Emitted(finding_id, rule, subjects, text(rule.message),
-                                        text(rule.remediation), because,
-                                        tuple(sorted(inputs, key=_natural))))
-        self._count(outcome)
 
     @staticmethod
     def _count(outcome: Outcome):
