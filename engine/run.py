@@ -71,7 +71,7 @@ def assess(case: Case, pack: packs.PackSet | None = None, *, explain: bool = Fal
     if compiled is None:
         raise UsageError("assess() takes a pack from engine.load_pack()")
     check_case(case, pack.categories)
-    facts = case_facts(case, pack.groups)
+    facts = case_facts(case, pack.groups, compiled.kinds)
     try:
         outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
     except CaseError as exc:

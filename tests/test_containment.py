@@ -121,8 +121,23 @@ def test_numbers_are_never_sent_in_exponent_form():
     assert clean_number(1e16) == 10**16 and isinstance(clean_number(1e16), int)
     assert clean_number(1e30) == INT64_LIMIT
     assert clean_number(-(10**30)) == -INT64_LIMIT
+    from engine.compile import _dumps
     for value in (1e-4, 2.5e-3, 123456.789, 999999999999999.9):
         assert "e" not in json.dumps(clean_number(value))
+        assert "e" not in _dumps(clean_number(value))
+
+
+def test_the_engine_gets_the_same_numbers_as_the_standard_json_would_send():
+    # the fast encoder must print every number clean_number lets through as json does
+    import random
+    from engine.compile import _dumps
+    rng = random.Random(5)
+    for _ in range(20_000):
+        value = clean_number(rng.uniform(-1, 1) * 10 ** rng.uniform(-6, 16))
+        assert _dumps(value) == json.dumps(value)
+    for value in (0.0, -0.0, 1e-4, 0.1, 1 / 3, 2 ** 53 + 1, INT64_LIMIT, -INT64_LIMIT, True,
+                  "Café ✓", None):
+        assert json.loads(_dumps(value)) == value
 
 
 def test_tiny_constants_in_conditions_are_refused(tmp_pack):
