@@ -528,6 +528,7 @@ class CompiledPack:
         self._current: Outcome | None = None
         self._active: _Shard | None = None
         self._asserted: list[str] = []
+        self._pending: list[str] = []   # derived facts waiting for the queue to empty
         self._leaked = 0
         self.host = _QuietHost()
         self.shards = [self._shard(i, entries, kinds)
@@ -619,7 +620,10 @@ class CompiledPack:
         derive_kind = rule.derive_kind
         params = rule.params
         lets = list(rule.lets.items())
-        derive_fields = list(rule.derive_fields.items())
+        # most derived fields copy a matched fact's field: read those directly, evaluate the rest
+        derive_fields = [(name, node.parts if isinstance(node, ex.Ref) and len(node.parts) == 2
+                          and node.parts[0] in names else None, node)
+                         for name, node in rule.derive_fields.items()]
 
         def fire(matched: dict, outcome: Outcome):
             records = outcome.records
@@ -653,8 +657,11 @@ class CompiledPack:
                 values[name] = ex.evaluate(node, lookup, params)
             if derive_kind is not None:
                 fields = {}
-                for name, node in derive_fields:
-                    value = clean_number(ex.evaluate(node, lookup, params))
+                for name, direct, node in derive_fields:
+                    if direct is not None:
+                        value = named[direct[0]].fields.get(direct[1])
+                    else:
+                        value = clean_number(ex.evaluate(node, lookup, params))
                     if value is not ex.MISSING and value is not None:
                         fields[name] = value
                 record = Record(fact_id, derive_kind, key, fields, subjects, None, rule, bound)
@@ -697,37 +704,40 @@ class CompiledPack:
     # running
 
     def _assert_derived(self, fact_id: str, kind: str, fields: dict) -> None:
-        # inside an action: the engine queues what the fact activates in the same session,
-        # and the loop in _drain runs it
-        shard = self._active
-        text = shard.fact_json(fact_id, kind, fields)
+        # inside an action: the fact is asserted with the others of its wave when the queue
+        # of actions is empty (see _drain)
+        text = self._active.fact_json(fact_id, kind, fields)
         self._asserted.append(text)
-        code = _native.assert_fact(shard.handle, text)[0]
-        if code not in (0, 2, 3):  # 2: the same fact again, which the engine ignores
-            raise EngineFailure(f"the rule engine refused a derived fact (code {code})")
+        self._pending.append(text)
 
-    @staticmethod
-    def _drain(shard: _Shard, result) -> None:
+    def _drain(self, shard: _Shard, result) -> None:
         """Run every action the engine has queued for the session.
 
         durable's own loop builds a closure, re-serialises the session state and reads the
         clock for each action; diplo's actions use none of that, so they are driven here
         through the same native calls, one action at a time, each completed before the next
         is started, as durable does."""
-        code, state_handle = result[0], result[1]
-        if code == 1:
-            raise EngineFailure("the rule engine handled no rule for a fact")
-        if code == 3 or state_handle is None:
-            return
-        started = _native.start_action_for_state(shard.handle, state_handle)
-        if not started:
-            return
-        message = started[1]
         runs = shard.runs
-        while message:
-            for action, matched in _orjson.loads(message).items():
-                runs[action](matched)
-            message = _native.complete_and_start_action(shard.handle, state_handle)
+        pending = self._pending
+        while True:
+            code, state_handle = result[0], result[1]
+            if code == 1:
+                raise EngineFailure("the rule engine handled no rule for a fact")
+            if code != 3 and state_handle is not None:
+                started = _native.start_action_for_state(shard.handle, state_handle)
+                message = started[1] if started else None
+                while message:
+                    for action, matched in _orjson.loads(message).items():
+                        runs[action](matched)
+                    message = _native.complete_and_start_action(shard.handle, state_handle)
+            if not pending:
+                return
+            # the facts the actions derived, in one batch: every rule they can activate is
+            # positive (a 'not' waits for the next stage fact), so asserting them together
+            # reaches the same facts as one at a time, with one call into the engine
+            batch = "[" + ",".join(pending) + "]"
+            pending.clear()
+            result = _native.assert_facts(shard.handle, batch)
 
     def _open_session(self, shard: _Shard) -> None:
         if shard.sid is None:
@@ -772,6 +782,7 @@ class CompiledPack:
             finally:
                 self._current = self._active = None
                 self._asserted = []
+                self._pending.clear()
         if outcome.errors:
             raise EngineFailure(outcome.errors[0])
         if outcome.overflow:
