@@ -109,7 +109,16 @@ def _pct(new, old):
 
 
 def _put(fact: Fact, name: str, value, sources: tuple[str, ...]):
-    value = clean_number(value)
+    kind = type(value)
+    if kind is float:
+        if -1e15 < value < 1e15:   # clean_number's common case, inline: hundreds per case
+            value = round(value, 6)
+            if -1e-4 < value < 1e-4:
+                value = 0.0
+        else:
+            value = clean_number(value)
+    elif kind is not str and kind is not bool:
+        value = clean_number(value)
     if value is None:
         return
     fact.fields[name] = value
