@@ -298,6 +298,14 @@ def print_report(out: dict) -> None:
         if row.get("note"):
             print(f"  {name}: {row['note']}")
 
+    floor = out.get("native_floor")
+    if floor:
+        calls = ", ".join(f"{k} {v:,.0f}" for k, v in floor["calls_us_per_case"].items())
+        print(f"\nInside durable's native calls: {floor['us_per_case']:,.0f} us per case "
+              f"({floor['share_of_assess']:.0%} of diplo's assess; {calls}), measured on "
+              f"{floor['cases']:,} cases with the calls wrapped in timers"
+              + (f"; {floor['vs_fastest_peer_case']:.2f}x the fastest peer's whole case"
+                 if "vs_fastest_peer_case" in floor else ""))
     print("\n== Targets ==")
     for line in out["target_lines"]:
         print(line)
@@ -430,6 +438,10 @@ def main(argv: list[str] | None = None) -> int:
             "passes_cases_per_s": cps, "note": runner.note,
         }
 
+    floor = native_floor(pack, cases[:1000]) if pack is not None else None
+    if floor is not None and peer_names:
+        fastest = min(timing[q]["us_per_case"] for q in peer_names)
+        floor["vs_fastest_peer_case"] = floor["us_per_case"] / fastest
     target_lines, targets_met = targets(timing, skipped)
     stats_sample = reference_full or [python_impl.assess(c, True) for c in cases[:2000]]
     try:
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info, "pinning": pinning, "loadavg_end": load_end,
         "args": {k: v for k, v in vars(args).items()},
         "workload": describe(cases, stats_sample, rules_producing, check_n),
-        "checks": checks, "skipped": skipped, "timing": timing,
+        "checks": checks, "skipped": skipped, "timing": timing, "native_floor": floor,
         "target_lines": target_lines, "targets_met": targets_met,
         "elapsed_s": time.perf_counter() - started,
     }
@@ -450,6 +462,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_on_target and targets_met is False:
         return 3
     return 0
+
+
+def native_floor(pack, cases: list[dict]) -> dict:
+    """Time spent inside durable's native calls per case (assert, retract, the action loop),
+    measured by wrapping them for one untimed pass: what diplo costs with no Python at all
+    around the engine, the floor of any diplo built on durable-rules."""
+    import engine.compile as compiled
+    from engine.model import Case
+    prebuilt = [Case.model_validate(c) for c in cases]
+    spent: dict[str, float] = {}
+    native = compiled._native
+
+    class Timed:
+        def __getattr__(self, name):
+            func = getattr(native, name)
+
+            def timed(*args):
+                start = time.perf_counter()
+                try:
+                    return func(*args)
+                finally:
+                    spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+            return timed
+    compiled._native = Timed()
+    try:
+        start = time.perf_counter()
+        for case in prebuilt:
+            assess(case, pack)
+        total = time.perf_counter() - start
+    finally:
+        compiled._native = native
+    inside = sum(spent.values())
+    return {"cases": len(prebuilt), "us_per_case": inside / len(prebuilt) * 1e6,
+            "share_of_assess": inside / total,
+            "calls_us_per_case": {k: v / len(prebuilt) * 1e6 for k, v in
+                                  sorted(spent.items(), key=lambda kv: -kv[1])}}
 
 
 def targets(timing: dict, skipped: dict) -> tuple[list[str], bool | None]:
