@@ -96,15 +96,15 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
         rule = emitted.rule
         report = rule.report
         citation, parameters, change = _rule_parts(pack, rule)
-        # the values come from a pack and a case that were validated when they were read:
-        # building the models without validating them a second time
-        findings.append(Finding.model_construct(
-            id=emitted.id, rule=rule.id, pack=rule.pack, kind=report.kind,
-            severity=report.severity, concern=report.concern, title=rule.title,
-            message=emitted.message, subjects=list(emitted.subjects), citation=citation,
-            because=list(emitted.because), remediation=emitted.remediation,
-            inputs=list(emitted.inputs), parameters=dict(parameters), waived=None,
-            severity_override=change))
+        # validating from a dict is pydantic's fastest way in (faster than keywords, and than
+        # model_construct, which is pure Python)
+        findings.append(Finding.model_validate({
+            "id": emitted.id, "rule": rule.id, "pack": rule.pack, "kind": report.kind,
+            "severity": report.severity, "concern": report.concern, "title": rule.title,
+            "message": emitted.message, "subjects": list(emitted.subjects),
+            "citation": citation, "because": list(emitted.because),
+            "remediation": emitted.remediation, "inputs": list(emitted.inputs),
+            "parameters": dict(parameters), "severity_override": change}))
     findings.sort(key=_finding_order)
     counts = {s: 0 for s in SEVERITIES}
     strengths = 0
@@ -127,13 +127,12 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
             parameters=dict(_rule_parts(pack, r.rule)[1]),
             citation=_rule_parts(pack, r.rule)[0])
             for r in outcome.derived), key=lambda f: f.id)
-    return Report.model_construct(
-        schema_version=1,
-        case=CaseRef(id=case.id, title=case.title, country=case.country,
-                     fiscal_year=case.fiscal_year, source=case.source),
-        packs=pack_refs(pack),
-        verdict=verdict, summary=Summary(risks=RiskCounts(**counts), strengths=strengths),
-        findings=findings, facts=facts, near_misses=None, waivers=None, baseline=None)
+    return Report.model_validate({
+        "case": CaseRef(id=case.id, title=case.title, country=case.country,
+                        fiscal_year=case.fiscal_year, source=case.source),
+        "packs": pack_refs(pack), "verdict": verdict,
+        "summary": Summary(risks=RiskCounts(**counts), strengths=strengths),
+        "findings": findings, "facts": facts})
 
 
 def _rule_parts(pack: packs.PackSet, rule) -> tuple:
