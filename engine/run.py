@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -248,34 +249,55 @@ def _assess_file(path: str, pack: packs.PackSet, explain: bool, near_miss: float
         return None, exc
 
 
-def _assess_in_workers(paths, pack, workers, explain, near_miss, progress):
+def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
+    """`jobs` processes assess the files: this one and jobs - 1 workers. This process
+    already has the packs loaded, so it works from the first moment (a worker first starts
+    Python and loads them), and takes a chunk whenever no worker is free."""
     origin = getattr(pack, "origin", None)
     if origin is None:
         raise UsageError("assessing in several processes needs a pack from engine.load_pack()")
     # a case takes milliseconds: files go in chunks, so that sending work and results does not
     # cost more than the work; small enough chunks keep the workers even and progress moving
-    size = max(1, min(16, len(paths) // (workers * 4)))
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    size = max(1, min(16, len(paths) // (jobs * 4)))
+    pending = deque(enumerate(paths[i:i + size] for i in range(0, len(paths), size)))
+    results: dict[int, list] = {}
     # spawn, not fork: a forked child would inherit the locks of the caller's other threads
     # (assess_files may run in a threaded program) and the rule engine's native state
     import multiprocessing   # here, not at the top: only a batch in workers needs them
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+    done = 0
+
+    def finished(index: int, outcomes: list) -> None:
+        nonlocal done
+        results[index] = outcomes
+        done += len(outcomes)
+        if progress is not None:
+            progress(done)
+
+    with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start_worker,
                              initargs=(origin,)) as pool:
-        futures = [pool.submit(_assess_in_worker, chunk, explain, near_miss)
-                   for chunk in chunks]
+        running: dict = {}
         try:
-            done = 0
-            for future in as_completed(futures):
-                done += len(future.result())
-                if progress is not None:
-                    progress(done)
-            return [outcome for future in futures for outcome in future.result()]
+            while pending or running:
+                # two chunks per worker, so that a worker never waits while this process works
+                while pending and len(running) < 2 * (jobs - 1):
+                    index, chunk = pending.popleft()
+                    running[pool.submit(_assess_in_worker, chunk, explain, near_miss)] = index
+                if pending:
+                    index, chunk = pending.popleft()
+                    finished(index, [_assess_file(path, pack, explain, near_miss)
+                                     for path in chunk])
+                    ready = [f for f in running if f.done()]
+                else:
+                    ready = wait(running, return_when=FIRST_COMPLETED).done
+                for future in ready:
+                    finished(running.pop(future), future.result())
         except BaseException:
-            for future in futures:
+            for future in running:
                 future.cancel()
             raise
+    return [outcome for index in sorted(results) for outcome in results[index]]
 
 
 _worker_pack: packs.PackSet | None = None

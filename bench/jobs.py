@@ -1,0 +1,80 @@
+"""What `--jobs 2` gives on a batch: the speed-up of two processes over one, measured in the
+same run, with the reports checked identical.
+
+    python bench/jobs.py [--cases 4000] [--seed 1] [--repeat 3] [--json FILE]
+
+The cases are generated as bench/bench.py generates them (the default pack), written as
+case files, and assessed with `engine.run.assess_files(paths, pack, jobs=N)`, the function
+`diplo assess --jobs N` calls, from the files to the reports. With jobs=2 this process
+assesses too, beside one worker process, which starts Python and loads the packs first.
+The speed-up can only reach 2 on a machine with two idle cores; the load average at the start
+and end of the run is printed beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench import generate_cases, machine  # noqa: E402
+from engine import load_pack  # noqa: E402
+from engine.run import assess_files  # noqa: E402
+
+
+def timed(paths, pack, jobs: int) -> tuple[float, list[str]]:
+    start = time.perf_counter()
+    reports = assess_files(paths, pack, jobs=jobs)
+    return time.perf_counter() - start, [r.to_json() for r in reports]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args(argv)
+    load_start = os.getloadavg()
+    pack = load_pack()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for case in generate_cases(args.cases, args.seed, pack):
+            path = Path(tmp) / f"{case.id}.json"
+            path.write_text(case.model_dump_json(exclude={"source"}), encoding="utf-8")
+            paths.append(str(path))
+        one, two, identical = [], [], True
+        for _ in range(args.repeat):   # alternate, so that a change of load hits both
+            seconds, serial = timed(paths, pack, 1)
+            one.append(seconds)
+            seconds, parallel = timed(paths, pack, 2)
+            two.append(seconds)
+            identical = identical and serial == parallel
+    out = {
+        "machine": machine(), "cpus": os.cpu_count(),
+        "cases": len(paths), "repeat": args.repeat,
+        "one_process_s": round(statistics.median(one), 2),
+        "two_processes_s": round(statistics.median(two), 2),
+        "speedup": round(statistics.median(a / b for a, b in zip(one, two)), 2),
+        "identical_reports": identical,
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    for key, value in out.items():
+        if key != "machine":
+            print(f"{key:<16} {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
