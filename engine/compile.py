@@ -32,6 +32,7 @@ import json
 import re
 import threading
 import traceback
+import weakref
 from dataclasses import dataclass, field
 
 from . import expr as ex
@@ -480,6 +481,19 @@ class _Translator:
 
 # --- the compiled pack -----------------------------------------------------------------------------
 
+class _Session:
+    """A shard's session kept open between cases: apart from the shard, so that deleting it
+    when the compiled pack goes needs nothing that refers back to the pack."""
+
+    __slots__ = ("handle", "sid", "guarded", "cases")
+
+    def __init__(self):
+        self.handle = None
+        self.sid: str | None = None
+        self.guarded = False     # an action ran in the current case
+        self.cases = 0           # cases the session has served
+
+
 class _Shard:
     """One durable ruleset holding some of a pack set's rules, with the session it keeps
     open between cases. Rules that derive a fact and the rules that use it are always in
@@ -499,21 +513,27 @@ class _Shard:
         self.kinds = kinds | {"case"}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
         self.handle = None
-        self.sid: str | None = None        # the session kept open between cases
-        self.session_cases = 0
-        self.guarded = False               # an action ran in the current case
+        self.session = _Session()
 
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
         """A fact as the engine gets it, in JSON; kept to retract it exactly as asserted."""
         wanted = self.fields
         engine_fact = {"f_" + k: v for k, v in fields.items() if k in wanted}
-        engine_fact["sid"] = self.sid
+        engine_fact["sid"] = self.session.sid
         engine_fact["id"] = fact_id
         engine_fact[KIND] = kind
         return _dumps(engine_fact)
 
     def stage_json(self, level: int) -> str:
-        return _dumps({"sid": self.sid, "id": f"{STAGE}{level}", KIND: STAGE, "level": level})
+        return _dumps({"sid": self.session.sid, "id": f"{STAGE}{level}", KIND: STAGE,
+                       "level": level})
+
+
+def _close_sessions(sessions: list[_Session]) -> None:
+    for session in sessions:
+        sid, session.sid = session.sid, None
+        if sid is not None and session.guarded:
+            _native.delete_state(session.handle, sid)
 
 
 class CompiledPack:
@@ -539,9 +559,13 @@ class CompiledPack:
             raise PackError(f"the rule engine refused the compiled pack: {exc}",
                             file=str(packset.packs[0].root)) from None
         for shard in self.shards:
-            shard.handle = self.host.get_ruleset(shard.name)._handle
+            shard.handle = shard.session.handle = self.host.get_ruleset(shard.name)._handle
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
+        # a session kept open between cases holds engine memory (about 11 KB per rule) until
+        # it is deleted: when the compiled pack goes, its sessions go too (rulesets stay; the
+        # engine cannot free them)
+        weakref.finalize(self, _close_sessions, [shard.session for shard in self.shards])
 
     @property
     def definition(self) -> dict:
@@ -607,7 +631,7 @@ class CompiledPack:
 
     def _guard_for(self, shard: _Shard):
         def guard(matched):
-            shard.guarded = True
+            shard.session.guarded = True
             if self._current is not None:
                 self._current.activations += 1
         return guard
@@ -740,19 +764,19 @@ class CompiledPack:
             result = _native.assert_facts(shard.handle, batch)
 
     def _open_session(self, shard: _Shard) -> None:
-        if shard.sid is None:
+        if shard.session.sid is None:
             if self._leaked >= MAX_LEAKED_SESSIONS:
                 raise EngineFailure("the rule engine has too many unfinished sessions")
-            shard.sid = str(next(self._sessions))
-            shard.session_cases = 0
+            shard.session.sid = str(next(self._sessions))
+            shard.session.cases = 0
 
     def _close_session(self, shard: _Shard) -> None:
         """Give up a shard's open session (after a failure, or when it has served enough
         cases)."""
-        sid, shard.sid = shard.sid, None
+        sid, shard.session.sid = shard.session.sid, None
         if sid is None:
             return
-        if shard.guarded:
+        if shard.session.guarded:
             _native.delete_state(shard.handle, sid)
         else:
             self._leaked += 1  # deleting a session where nothing ran would crash
@@ -794,7 +818,7 @@ class CompiledPack:
     def _run_shard(self, shard: _Shard, facts: list[Fact], outcome: Outcome) -> None:
         self._open_session(shard)
         self._active = shard
-        shard.guarded = False
+        shard.session.guarded = False
         kinds = shard.kinds
         self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
                           if f.kind in kinds]
@@ -804,17 +828,17 @@ class CompiledPack:
                                                     "[" + ",".join(self._asserted) + "]"))
             for level in range(1, self.packset.strata + 1):
                 self._drain(shard, _native.assert_fact(shard.handle, shard.stage_json(level)))
-            if not shard.guarded:
+            if not shard.session.guarded:
                 raise EngineFailure("the rule engine ran no action for this case")
             current, self._current = self._current, None   # retracting runs no rule
             try:
                 self._clear(shard, level)
             finally:
                 self._current = current
-            shard.session_cases += 1
+            shard.session.cases += 1
             # a case that failed in an action may have left the session half-way through a
             # derivation: give it up rather than trust the retraction
-            if outcome.errors or outcome.overflow or shard.session_cases >= SESSION_CASES:
+            if outcome.errors or outcome.overflow or shard.session.cases >= SESSION_CASES:
                 self._close_session(shard)
         except EngineFailure:
             self._close_session(shard)

@@ -256,8 +256,8 @@ def test_a_reused_session_is_empty_between_cases_and_order_does_not_matter():
     cases = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
     forward = {c.id: assess(c, pack).to_json() for c in cases}
     [shard] = pack.compiled.shards
-    assert shard.sid is not None
-    assert json.loads(durable_rules_engine.get_facts(shard.handle, shard.sid)) == []
+    assert shard.session.sid is not None
+    assert json.loads(durable_rules_engine.get_facts(shard.handle, shard.session.sid)) == []
     backward = {c.id: assess(c, pack).to_json() for c in reversed(cases)}
     assert backward == forward
     fresh = load_pack(params={"cut_pct": 10})
@@ -271,7 +271,7 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     pack = load_pack(params={"cut_pct": 10})
     assess(make_case(), pack)
     [shard] = pack.compiled.shards
-    first = shard.sid
+    first = shard.session.sid
 
     def boom(*args, **kwargs):
         raise ValueError("provoked")
@@ -279,9 +279,9 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     with pytest.raises(EngineFailure):
         assess(make_case(), pack)
     monkeypatch.undo()
-    assert shard.sid is None   # deleted, not reused with the failed case's facts
+    assert shard.session.sid is None   # deleted, not reused with the failed case's facts
     good = assess(make_case(), pack)
-    assert shard.sid != first and good.findings
+    assert shard.session.sid != first and good.findings
 
 
 def load_case_file(path):
@@ -312,3 +312,29 @@ def test_more_kinds_of_fact_than_one_ruleset_holds_are_split(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "rulesets: 2" in result.stdout
     assert "fired: ['K-0-R', 'K-1-R', 'K-2-R']" in result.stdout
+
+
+def test_a_compiled_pack_that_goes_deletes_the_sessions_it_kept_open(monkeypatch):
+    # Containment: sessions kept open between cases hold engine memory; a program that loads
+    # many packs (a sweep over parameters) would otherwise keep one per pack forever.
+    import gc
+    import engine.compile as compiled
+    native = compiled._native
+    deleted = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(native, name)
+
+        def delete_state(self, handle, sid):
+            deleted.append((handle, sid))
+            return native.delete_state(handle, sid)
+    monkeypatch.setattr(compiled, "_native", Recording())
+    pack = load_pack(params={"cut_pct": 10})
+    assess(make_case(), pack)
+    [shard] = pack.compiled.shards
+    kept = (shard.handle, shard.session.sid)
+    assert kept not in deleted
+    del pack, shard
+    gc.collect()
+    assert kept in deleted
