@@ -1,7 +1,7 @@
 """Measure diplo's speed and memory in one run, as ratios against references run alongside.
 
     python bench/bench.py [--cases N] [--seed S] [--repeat R] [--memory-cases M]
-                          [--warmup W] [--cold-runs K] [--json FILE]
+                          [--warmup W] [--cold-runs K] [--cold-start-only] [--json FILE]
 
 Absolute timings move with the load of a shared machine; ratios measured in the same run
 (engine vs a plain-Python check, cold start vs bare import) move much less. See
@@ -34,6 +34,37 @@ from engine.run import build_report
 ROOT = Path(__file__).resolve().parent.parent
 COLD_CASE = "cases/balanced-partner.yaml"
 BARE_IMPORT = "import durable.engine, pydantic, click, tabulate, yaml"
+# `import pydantic` alone imports little: pydantic loads its model machinery when a model is
+# first defined. This reference defines and validates one constrained model, the least any use
+# of pydantic pays (diplo's case and report are pydantic models).
+ONE_MODEL = (BARE_IMPORT + "\nfrom pydantic import BaseModel, Field\n"
+             "class M(BaseModel):\n    x: float = Field(ge=0)\nM(x=1)")
+# One `diplo assess` in a fresh process, its CPU time (time.process_time, which another job on
+# the machine disturbs less than the clock) split where start-up spends it. The first pydantic
+# model comes before diplo's own, so that diplo's share leaves out pydantic's machinery.
+COLD_PHASES = """
+import contextlib, io, json, sys, time
+marks = [time.process_time()]
+import durable.engine, pydantic, click, tabulate, yaml
+marks.append(time.process_time())
+from pydantic import BaseModel, Field
+class M(BaseModel):
+    x: float = Field(ge=0)
+M(x=1)
+marks.append(time.process_time())
+from engine.cli import main
+marks.append(time.process_time())
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main(["assess", sys.argv[1]], prog_name="diplo")
+    except SystemExit:
+        pass
+marks.append(time.process_time())
+print(json.dumps([(b - a) * 1000 for a, b in zip(marks, marks[1:])]))
+"""
+PHASES = ["bare import of dependencies", "pydantic's model machinery (one model)",
+          "import engine.cli (the command line, the models)",
+          "the assess command: imports on first use, pack, case, report"]
 
 
 # --- generated cases ----------------------------------------------------------------------------
@@ -378,31 +409,46 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
     # instance attributes shadow the methods, so the engine's code stays as it is
     spent: dict[str, float] = {}
 
-    def wrap(obj, name):
-        inner = getattr(obj, name)
-
+    def timer(name, inner):
         def timed(*args, **kwargs):
             t0 = clock()
             try:
                 return inner(*args, **kwargs)
             finally:
                 spent[name] = spent.get(name, 0.0) + clock() - t0
-        setattr(obj, name, timed)
+        return timed
+
+    # the rule engine's native calls, and diplo's action code (every rule's action), timed
+    # by wrapping them; the engine module and the actions are restored afterwards
+    import engine.compile as compile_module
+    native = compile_module._native
+
+    class TimedNative:
+        def __getattr__(self, name):
+            return timer("native", getattr(native, name))
 
     compiled = pack.compiled
-    for name in ("get_state", "delete_state"):
-        wrap(compiled.host, name)
-    wrap(compiled, "_fire")
+    saved = [dict(shard.runs) for shard in compiled.shards]
+    for shard in compiled.shards:
+        for key, action in list(shard.runs.items()):
+            shard.runs[key] = timer("actions", action)
+    compile_module._native = TimedNative()
     calls: dict = {key: {} for key in ("small", "narrow", "pool")}
-    for _ in range(runs):
-        for key in calls:
-            spent.clear()
-            compiled.run(*prepared[key])
-            for name, seconds in spent.items():
-                calls[key].setdefault(name, []).append(seconds * 1e6)
+    try:
+        for _ in range(runs):
+            for key in calls:
+                spent.clear()
+                compiled.run(*prepared[key])
+                for name, seconds in spent.items():
+                    calls[key].setdefault(name, []).append(seconds * 1e6)
+    finally:
+        compile_module._native = native
+        for shard, runs_before in zip(compiled.shards, saved):
+            shard.runs.clear()
+            shard.runs.update(runs_before)
     inside = {key: {name: statistics.median(v) for name, v in by_name.items()}
               for key, by_name in calls.items()}
-    action_per_activation = (inside["pool"]["_fire"] - inside["narrow"]["_fire"]) / diff(
+    action_per_activation = (inside["pool"]["actions"] - inside["narrow"]["actions"]) / diff(
         "pool", "narrow", "activations")
 
     def spread(values):
@@ -419,8 +465,7 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
         "per_fact_us": spread(per_fact), "per_field_us": spread(per_field),
         "per_activation_us": spread(per_activation),
         "action_code_per_activation_us": action_per_activation,
-        "get_state_us": inside["small"]["get_state"],
-        "delete_state_us": inside["small"]["delete_state"],
+        "native_small_us": inside["small"]["native"],
     }
 
 
@@ -483,12 +528,17 @@ def cold_start(runs: int) -> dict:
         commands["diplo assess (console script)"] = [str(script), "assess", COLD_CASE]
     commands["python -c 'import engine'"] = [py, "-c", "import engine"]
     commands["bare import of dependencies"] = [py, "-c", BARE_IMPORT]
+    commands["bare import + one pydantic model"] = [py, "-c", ONE_MODEL]
     commands["python -c pass"] = [py, "-c", "pass"]
+    # as an installation runs: with bytecode caches, which the warm-up writes for a module
+    # whose cache is missing or older than its source (PYTHONDONTWRITEBYTECODE would have every
+    # run compile such a module again, and time the compiler rather than the start-up)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
     def once(argv):
         t0 = time.perf_counter()
         done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+                              stderr=subprocess.PIPE, env=env)
         elapsed = time.perf_counter() - t0
         if done.returncode not in (0, 1):   # 1 is diplo's "a risk was found", still a run
             raise SystemExit(f"bench: {' '.join(argv)} exited {done.returncode}: "
@@ -502,8 +552,15 @@ def cold_start(runs: int) -> dict:
         for name, argv in commands.items():   # interleaved, so a load spike hits all alike
             times[name].append(once(argv))
     bare = times["bare import of dependencies"]
+    phases = []
+    for _ in range(runs):
+        done = subprocess.run([py, "-c", COLD_PHASES, COLD_CASE], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True)
+        phases.append(json.loads(done.stdout.strip().splitlines()[-1]))
     # ratio within each round, then the median: a round shares the machine's load
     return {"runs": runs,
+            "cpu_phases_ms": {name: statistics.median(p[i] for p in phases)
+                              for i, name in enumerate(PHASES)},
             "median_ms": {name: statistics.median(t) * 1000 for name, t in times.items()},
             "min_ms": {name: min(t) * 1000 for name, t in times.items()},
             "ratio_to_bare_import": {name: statistics.median(x / b for x, b in zip(t, bare))
@@ -552,7 +609,7 @@ def fmt(value, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def print_report(out: dict) -> None:
+def print_machine(out: dict) -> None:
     m = out["machine"]
     a = out["args"]
     print("== Machine ==")
@@ -564,9 +621,14 @@ def print_report(out: dict) -> None:
         ["load average at end", ", ".join(f"{x:.2f}" for x in out["loadavg_end"])
          if out["loadavg_end"] else "n/a"],
         ["durable-rules, pydantic", f"{m['durable_rules']}, {m['pydantic']}"],
-        ["arguments", " ".join(f"--{k.replace('_', '-')} {v}" for k, v in a.items()
-                               if k != "json")],
+        ["arguments", " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                               for k, v in a.items() if k != "json" and v is not False)],
     ], tablefmt="plain"))
+
+
+def print_report(out: dict) -> None:
+    print_machine(out)
+    a = out["args"]
 
     g = out["generated"]
     print("\n== Generated cases ==")
@@ -642,12 +704,11 @@ def print_report(out: dict) -> None:
         [f"smallest case ({small['facts']} facts, {small['fields']} fields, "
          f"{small['activations']} activations)",
          f"{fmt(cm['smallest_case_us'])} us (fastest {fmt(cm['smallest_case_min_us'])})"],
-        ["- of which get_state + delete_state",
-         f"{fmt(cm['get_state_us'])} + {fmt(cm['delete_state_us'])} us"],
+        ["- of which inside the engine's native calls", f"{fmt(cm['native_small_us'])} us"],
         ["per extra fact that no rule matches, apart from its fields", spread(per_fact)],
         ["per extra field", spread(per_field)],
         ["per extra activation (a report rule)", spread(per_act)],
-        ["- of which diplo's action code (_fire)",
+        ["- of which diplo's action code",
          fmt(cm["action_code_per_activation_us"]) + " us"],
         ["- of which the engine around it",
          fmt(per_act["median"] - cm["action_code_per_activation_us"]) + " us"],
@@ -668,6 +729,11 @@ def print_report(out: dict) -> None:
          fmt(mem["tracemalloc_peak_kb_one_assessment"]) + " KB"],
     ], tablefmt="plain"))
 
+    print_cold_start(out)
+    print(f"\nTotal bench time: {out['elapsed_s']:.0f} s")
+
+
+def print_cold_start(out: dict) -> None:
     c = out["cold_start"]
     print(f"\n== Cold start (fresh process, median of {c['runs']} interleaved runs) ==")
     print(tabulate([[name, fmt(ms), fmt(c["min_ms"][name]),
@@ -675,7 +741,14 @@ def print_report(out: dict) -> None:
                     for name, ms in c["median_ms"].items()],
                    headers=["command", "median ms", "min ms", "/ bare import, per round"],
                    disable_numparse=True))
-    print(f"\nTotal bench time: {out['elapsed_s']:.0f} s")
+    phases = c["cpu_phases_ms"]
+    bare_cpu = phases[PHASES[0]]
+    print(f"\nCPU time of `diplo assess {COLD_CASE}` by phase, in one process (median of "
+          f"{c['runs']}):")
+    print(tabulate([[name, fmt(ms), f"{ms / bare_cpu:.2f}"] for name, ms in phases.items()]
+                   + [["total", fmt(sum(phases.values())),
+                       f"{sum(phases.values()) / bare_cpu:.2f}"]],
+                   headers=["phase", "CPU ms", "/ bare import"], disable_numparse=True))
 
 
 def describe(cases: list[Case], plain_counts: list[int], eng_counts: list[int]) -> dict:
@@ -717,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="assessments before the first RSS reading (500)")
     parser.add_argument("--cold-runs", type=int, default=10,
                         help="runs of each cold-start command, median (10)")
+    parser.add_argument("--cold-start-only", action="store_true",
+                        help="measure the cold start alone (with the machine's description)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.cases < 1 or args.repeat < 1 or args.cold_runs < 1 or args.memory_cases < 1 \
@@ -725,6 +800,22 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     info = machine()
+    if args.cold_start_only:
+        cold = cold_start(args.cold_runs)
+        try:
+            load_end = os.getloadavg()
+        except OSError:
+            load_end = None
+        out = {"machine": info, "loadavg_end": load_end,
+               "args": {"cold_runs": args.cold_runs, "cold_start_only": True, "json": args.json},
+               "cold_start": cold,
+               "elapsed_s": time.perf_counter() - started}
+        print_machine(out)
+        print_cold_start(out)
+        print(f"\nTotal bench time: {out['elapsed_s']:.0f} s")
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        return 0
     pack = load_pack()
     params = pack.parameters["defense-diplomacy"]
     engagement = frozenset(params["engagement_categories"].value)
