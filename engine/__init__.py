@@ -16,11 +16,27 @@ if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):  # pragma: no cover
 from ._version import __version__  # noqa: E402
 from .errors import (BaselineError, CaseError, ConfigError, DiploError,  # noqa: E402
                      EngineFailure, InputError, PackError, UsageError, WaiverError)
-from .model import Case, Finding, Report  # noqa: E402
-from .pack import PackSet  # noqa: E402
-from .run import assess, load_case, load_pack  # noqa: E402
-
 
 __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "PackSet",
            "DiploError", "CaseError", "PackError", "InputError", "UsageError", "EngineFailure",
            "WaiverError", "BaselineError", "ConfigError", "__version__"]
+
+# The rest of the public API is imported on first use (PEP 562), so that a command that needs
+# little of diplo (`diplo --version`, `diplo pack list`) does not pay for the models, the pack
+# loader and the compiler at start-up: `from engine import assess` imports them then.
+_LAZY = {"assess": "run", "load_case": "run", "load_pack": "run", "Case": "model",
+         "Finding": "model", "Report": "model", "PackSet": "pack"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -29,7 +29,8 @@ _REPORT_KEYS = ("schema_version", "case", "findings")
 
 class _Lenient(BaseModel):
     # keys this version does not read are ignored: a baseline may come from a later diplo
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    # defer_build: validators are built when a baseline is first read
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True, defer_build=True)
 
 
 class BaseFinding(_Lenient):

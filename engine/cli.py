@@ -241,7 +241,6 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     line wins. `diplo config` shows the settings in effect.
     """
     from . import waivers as waiver_files
-    from .baseline import load_baseline
     from .review import Entry, render, review, write_atomically
     from .run import assess_each
     if waivers_file is not None and no_waivers:
@@ -261,7 +260,10 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     elif not no_waivers and paths:
         found = waiver_files.conventional_file(paths[0])
         waivers = waiver_files.load_waivers(found) if found else None
-    baseline = load_baseline(baseline_file) if baseline_file else None
+    baseline = None
+    if baseline_file:
+        from .baseline import load_baseline
+        baseline = load_baseline(baseline_file)
 
     with _progress(len(paths)) as bar:
         outcomes = iter(assess_each(

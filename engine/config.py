@@ -10,6 +10,7 @@ No click or printing here: the CLI passes the values it was given and renders th
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -45,7 +46,9 @@ Level = Literal["info", "low", "medium", "high", "critical"]
 class ConfigModel(BaseModel):
     """The settings a configuration file may hold; every key is optional."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: the validator is built when a configuration file is first read; without
+    # one, `effective_settings` takes the defaults from `model_construct`
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
     packs: Annotated[list[Text], Field(min_length=1)] | None = None
     params: dict[Text, ParamValue] | None = None
@@ -272,9 +275,16 @@ def _show_path(path: tuple) -> str:
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
 _DOTTED = rf"{_KEY}(?:[ \t]*\.[ \t]*{_KEY})*"
-_HEADER = re.compile(rf"^([ \t]*)\[\[?[ \t]*({_DOTTED})[ \t]*\]")
-_ASSIGN = re.compile(rf"^([ \t]*)({_DOTTED})[ \t]*=[ \t]*")
-_INLINE = re.compile(rf"([{{,][ \t]*)({_DOTTED})[ \t]*=[ \t]*")
+
+
+@functools.cache
+def _line_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """Table headers, `key = value` lines and the keys of inline tables: compiled when a
+    configuration file is first read rather than at import (compiling them took a third of
+    this module's import time, and most runs read no configuration file)."""
+    return (re.compile(rf"^([ \t]*)\[\[?[ \t]*({_DOTTED})[ \t]*\]"),
+            re.compile(rf"^([ \t]*)({_DOTTED})[ \t]*=[ \t]*"),
+            re.compile(rf"([{{,][ \t]*)({_DOTTED})[ \t]*=[ \t]*"))
 
 
 def _key_path(text: str) -> tuple:
@@ -297,6 +307,7 @@ def _positions(text: str) -> tuple[dict, dict]:
     A small scan of table headers, `key = value` lines and the keys of one-line inline
     tables; enough to point at the line of every setting. Lines inside multi-line strings
     are skipped."""
+    header_line, assign_line, inline_key = _line_patterns()
     keys: dict[tuple, tuple[int, int]] = {}
     values: dict[tuple, tuple[int, int]] = {}
     table: tuple = ()
@@ -306,7 +317,7 @@ def _positions(text: str) -> tuple[dict, dict]:
             if closing in line:
                 closing = None
             continue
-        header = _HEADER.match(line)
+        header = header_line.match(line)
         if header:
             table = _key_path(header.group(2))
             at = (number, len(header.group(1)) + 1)
@@ -314,7 +325,7 @@ def _positions(text: str) -> tuple[dict, dict]:
                 keys.setdefault(table[:end], at)
                 values.setdefault(table[:end], at)
             continue
-        assign = _ASSIGN.match(line)
+        assign = assign_line.match(line)
         if not assign:
             continue
         path = table + _key_path(assign.group(2))
@@ -328,7 +339,7 @@ def _positions(text: str) -> tuple[dict, dict]:
             if rest.startswith(quote) and quote not in rest[3:]:
                 closing = quote
         if rest.startswith("{"):
-            for inner in _INLINE.finditer(rest):
+            for inner in inline_key.finditer(rest):
                 sub = path + _key_path(inner.group(2))
                 keys.setdefault(sub, (number, assign.end() + inner.start(2) + 1))
                 values.setdefault(sub, (number, assign.end() + inner.end() + 1))
@@ -536,7 +547,7 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
         found = find_config(start)
         config = read_config(found) if found is not None else None
         origin = "found" if config else "none"
-    values = config.values if config else ConfigModel()
+    values = config.values if config else ConfigModel.model_construct()   # every key unset
 
     def from_file(key: str, *path) -> str:
         return config.source(key, *path) if config else DEFAULT

@@ -219,6 +219,9 @@ class BaselineInfo(_Out):
 class RuleInfo(_Out):
     """One loaded rule, as `diplo rules list` shows it."""
 
+    # built on first use: `diplo assess` never makes one
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     pack: str
     kind: Literal["derive", "risk", "strength"]

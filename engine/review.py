@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import datetime
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from . import formats
-from .baseline import Baseline, compare_with_baseline
 from .errors import DiploError, UsageError
 from .model import SEVERITIES, Report
-from .waivers import Waivers, apply_waivers
+
+if TYPE_CHECKING:  # imported where used: a plain assessment reads no waivers or baseline
+    from .baseline import Baseline
+    from .waivers import Waivers
 
 _DOWN = tuple(reversed(SEVERITIES))
 
@@ -26,8 +28,10 @@ def review(report: Report, *, waivers: Waivers | None, baseline: Baseline | None
            day: datetime.date) -> Report:
     """The report with waivers applied and compared with the baseline (either may be None)."""
     if waivers is not None:
+        from .waivers import apply_waivers
         report = apply_waivers(report, waivers, day)
     if baseline is not None:
+        from .baseline import compare_with_baseline
         report = compare_with_baseline(report, baseline)
     return report
 
@@ -217,6 +221,7 @@ def write_atomically(path: str | Path, text: str) -> None:
         mode = stat.S_IMODE(target.stat().st_mode)  # keep a replaced file's permissions
     except OSError:
         pass
+    import secrets
     temp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         # os.open applies the umask, so a new file gets the permissions any write would give

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime
-import difflib
 import typing
 from typing import Any
 
@@ -35,6 +34,7 @@ _UNION_MEMBERS = {
 def did_you_mean(word: Any, options) -> str:
     if not isinstance(word, str):
         return ""
+    import difflib   # here: only a mistake needs it
     matches = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
     if not matches:
         lowered = {o.lower(): o for o in options}
@@ -139,6 +139,7 @@ def _problems(errors: list[dict]) -> list[dict]:
     problems = [p["nested"][0] if p["type"] == "union" and p["nested"] else p
                 for p in problems]
     unknown = [p["loc"] for p in problems if p["type"] == "extra_forbidden"]
+    import difflib
     problems = [p for p in problems if not (p["type"] == "missing" and any(
         u[:-1] == p["loc"][:-1] and isinstance(u[-1], str) and isinstance(p["loc"][-1], str)
         and difflib.get_close_matches(u[-1], [p["loc"][-1]], cutoff=0.6) for u in unknown))]

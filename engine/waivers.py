@@ -56,7 +56,9 @@ Word = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: validators are built when a waivers file is first read, not whenever
+    # `diplo assess` imports this module to look for one
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class WaiverSpec(_Strict):

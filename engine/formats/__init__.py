@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+from importlib import import_module
 from typing import Any, Callable, Protocol
 
 from ..errors import UsageError
@@ -121,6 +122,14 @@ def _accepting(method: Callable[..., str]) -> Callable[..., str]:
 
 
 def register(cls):
+    if cls.__module__ in _BUILTIN_MODULES and getattr(cls, "name", None) in _REGISTRY:
+        # a built-in format loaded after a format of the same name was registered: the one
+        # registered keeps the name, as it would have if the built-ins had been loaded first
+        return cls
+    return _register(cls)
+
+
+def _register(cls):
     instance = cls()
     if callable(getattr(instance, "reports", None)):
         try:
@@ -132,6 +141,11 @@ def register(cls):
 
 
 def get(name: str) -> Format:
+    if name not in _REGISTRY and name in _BUILTIN:
+        module, class_name = _BUILTIN[name]
+        cls = getattr(import_module(f"{__name__}.{module}"), class_name)
+        if name not in _REGISTRY:   # its module was imported before, its name taken since
+            _register(cls)
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -139,7 +153,7 @@ def get(name: str) -> Format:
 
 
 def names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
 def renderer(name: str, kind: str) -> Callable[[Any], str]:
@@ -177,4 +191,10 @@ def show_severity(severity: str | None) -> str:
     return severity or "off"
 
 
-from . import json_format, junit, markdown, sarif, table  # noqa: E402,F401  (the built-in formats)
+# The built-in formats, by name and module. Each is imported the first time it is asked for
+# (`get`), so that a command does not import what the formats it does not use need (the JUnit
+# format's XML library, for one); `names` lists them all the same.
+_BUILTIN = {"json": ("json_format", "JsonFormat"), "junit": ("junit", "JunitFormat"),
+            "markdown": ("markdown", "MarkdownFormat"), "sarif": ("sarif", "SarifFormat"),
+            "table": ("table", "TableFormat")}
+_BUILTIN_MODULES = frozenset(f"{__name__}.{module}" for module, _ in _BUILTIN.values())
