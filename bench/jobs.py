@@ -7,8 +7,10 @@ The cases are generated as bench/bench.py generates them (the default pack), wri
 case files, and assessed with `engine.run.assess_files(paths, pack, jobs=N)`, the function
 `diplo assess --jobs N` calls, from the files to the reports. With jobs=2 this process
 assesses too, beside one worker process, which starts Python and loads the packs first.
-The speed-up can only reach 2 on a machine with two idle cores; the load average at the start
-and end of the run is printed beside it.
+The speed-up can only reach 2 on a machine with two idle cores. Beside it, the run measures
+the machine's own ceiling: two processes over one for plain CPU work with nothing shared,
+before and after each round (on a virtual machine whose two CPUs share a physical core, or
+with other load, it is well under 2). The load average at the start and end is printed too.
 """
 from __future__ import annotations
 
@@ -28,6 +30,29 @@ sys.path.insert(0, str(ROOT))
 from bench import generate_cases, machine  # noqa: E402
 from engine import load_pack  # noqa: E402
 from engine.run import assess_files  # noqa: E402
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def ceiling(n: int = 3_000_000) -> float:
+    """What two processes give over one on this machine right now, for plain CPU work with
+    nothing shared: the most --jobs 2 could give at the same moment."""
+    import multiprocessing
+    start = time.perf_counter()
+    _spin(n)
+    _spin(n)
+    one = time.perf_counter() - start
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [1000, 1000])          # started before the clock
+        start = time.perf_counter()
+        pool.map(_spin, [n, n])
+        two = time.perf_counter() - start
+    return one / two
 
 
 def timed(paths, pack, jobs: int) -> tuple[float, list[str]]:
@@ -51,19 +76,22 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / f"{case.id}.json"
             path.write_text(case.model_dump_json(exclude={"source"}), encoding="utf-8")
             paths.append(str(path))
-        one, two, identical = [], [], True
+        one, two, ceilings, identical = [], [], [], True
         for _ in range(args.repeat):   # alternate, so that a change of load hits both
+            ceilings.append(ceiling())
             seconds, serial = timed(paths, pack, 1)
             one.append(seconds)
             seconds, parallel = timed(paths, pack, 2)
             two.append(seconds)
             identical = identical and serial == parallel
+            ceilings.append(ceiling())
     out = {
         "machine": machine(), "cpus": os.cpu_count(),
         "cases": len(paths), "repeat": args.repeat,
         "one_process_s": round(statistics.median(one), 2),
         "two_processes_s": round(statistics.median(two), 2),
         "speedup": round(statistics.median(a / b for a, b in zip(one, two)), 2),
+        "machine_ceiling": round(statistics.median(ceilings), 2),
         "identical_reports": identical,
         "loadavg_start": [round(x, 2) for x in load_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
