@@ -105,7 +105,6 @@ Layer 3: 5 rules raising flags from pairs of layer-2 facts (a, b); key: a's key 
 """
 from __future__ import annotations
 
-import math
 import random
 
 # the 10 categories of the workload (all declared by the default pack too), with groups
@@ -172,23 +171,9 @@ N_LINES = 30
 
 # --- numbers, as diplo computes them ------------------------------------------------------------
 
-INT64_LIMIT = 9_000_000_000_000_000_000
-
-
-def clean(value):
-    """engine.facts.clean_number, restated: the value every implementation compares."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return max(-INT64_LIMIT, min(INT64_LIMIT, value))
-    if not math.isfinite(value):
-        return None
-    if abs(value) >= 1e15:
-        return max(-INT64_LIMIT, min(INT64_LIMIT, int(value)))
-    value = round(value, 6)
-    if abs(value) < 1e-4:
-        return 0.0
-    return value
+# the value every implementation compares: diplo's own rounding of a computed value (6
+# decimals, magnitudes under 0.0001 as 0), so that a value at a threshold compares alike
+from engine.facts import clean_number as clean  # noqa: E402
 
 
 def clean_float(value: float) -> float:
