@@ -499,8 +499,12 @@ class _Shard:
     open between cases. Rules that derive a fact and the rules that use it are always in
     the same shard, so each shard runs a case on its own."""
 
-    def __init__(self, name: str, entries: dict[str, dict], kinds: set[str], guard):
+    def __init__(self, name: str, entries: dict[str, dict], kinds: set[str], counted):
         self.name = name
+
+        def guard(matched):
+            self.session.guarded = True
+            counted()
         definition = dict(entries)
         definition["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": guard}
         definition["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
@@ -512,8 +516,11 @@ class _Shard:
         self.fields = _fields_in(definition)
         self.kinds = kinds | {"case"}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
-        self.handle = None
         self.session = _Session()
+
+    @property
+    def handle(self):
+        return self.session.handle
 
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
         """A fact as the engine gets it, in JSON; kept to retract it exactly as asserted."""
@@ -559,7 +566,7 @@ class CompiledPack:
             raise PackError(f"the rule engine refused the compiled pack: {exc}",
                             file=str(packset.packs[0].root)) from None
         for shard in self.shards:
-            shard.handle = shard.session.handle = self.host.get_ruleset(shard.name)._handle
+            shard.session.handle = self.host.get_ruleset(shard.name)._handle
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
         # a session kept open between cases holds engine memory (about 11 KB per rule) until
@@ -576,12 +583,8 @@ class CompiledPack:
         return merged
 
     def _shard(self, index: int, entries: dict, kinds: set[str]) -> _Shard:
-        shard = _Shard(self.name if index == 0 else f"{self.name}_{index}", entries, kinds,
-                       None)
-        guard = self._guard_for(shard)
-        shard.definition["zz_guard"]["run"] = shard.definition["zz_sink"]["run"] = guard
-        shard.runs["zz_guard"] = shard.runs["zz_sink"] = guard
-        return shard
+        return _Shard(self.name if index == 0 else f"{self.name}_{index}", entries, kinds,
+                      self._count_guard)
 
     def _partition(self, packset: PackSet) -> list[tuple[dict, set[str]]]:
         """The rules, translated, in shards that each fit the engine's limits.
@@ -629,13 +632,9 @@ class CompiledPack:
 
     # actions
 
-    def _guard_for(self, shard: _Shard):
-        def guard(matched):
-            shard.session.guarded = True
-            if self._current is not None:
-                self._current.activations += 1
-        return guard
-
+    def _count_guard(self) -> None:
+        if self._current is not None:
+            self._current.activations += 1
     def _action(self, rule: Rule):
         positive = rule.positive
         aliases = [f"p{i}" for i in range(len(positive))]   # positive patterns come first

@@ -256,6 +256,8 @@ class PackSet:
     strata: int
     parameters: dict[str, dict[str, ParameterSpec]]   # pack -> name -> spec (effective)
     compiled: object = None                           # set by the compiler
+    # what every report of this set shares (pack references, each rule's citation), made once
+    report_parts: dict = field(default_factory=dict, repr=False, compare=False)
     disabled: dict[str, str] = field(default_factory=dict)    # rule id -> who disabled it
     severity_overrides: dict[str, "SeverityOverride"] = field(default_factory=dict)
 

@@ -139,7 +139,7 @@ def build_report(case: Case, pack: packs.PackSet, outcome: Outcome, *, explain: 
 def _rule_parts(pack: packs.PackSet, rule) -> tuple:
     """What every finding of a rule shares: its citation, its parameter values and any
     change to its severity, made once per pack set (the models are immutable)."""
-    cache = pack.__dict__.setdefault("_report_parts", {})
+    cache = pack.report_parts
     parts = cache.get(id(rule))
     if parts is None:
         parts = (Citation(section=rule.citation.section, quote=rule.citation.quote),
@@ -150,12 +150,12 @@ def _rule_parts(pack: packs.PackSet, rule) -> tuple:
 
 def pack_refs(pack: packs.PackSet) -> list[PackRef]:
     """The packs of a set as reports name them, bases before the packs that extend them."""
-    refs = pack.__dict__.get("_pack_refs")
+    refs = pack.report_parts.get("packs")
     if refs is None:
         refs = [PackRef(name=p.name, version=p.version, extends=p.extends,
                         disabled=sorted(r.id for r in p.rules if r.id in pack.disabled))
                 for p in pack.packs]
-        pack.__dict__["_pack_refs"] = refs
+        pack.report_parts["packs"] = refs
     return list(refs)
 
 

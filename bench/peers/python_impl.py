@@ -27,7 +27,7 @@ ALLIANCES = ("alliance", "security_agreement")
 
 
 def _r(value: float) -> float:
-    """workload.clean for the finite floats computed here: 6 decimals, tiny values 0."""
+    """workload.clean_float for the finite floats computed here: 6 decimals, tiny values 0."""
     value = round(value, 6)
     return 0.0 if -1e-4 < value < 1e-4 else value
 

@@ -18,7 +18,7 @@ and transparency measures, each stated or not. As facts: 30 line items, the case
 transparency measures, about 3 commitments and 5 dependencies: about 40 facts per case.
 
 Values every implementation computes from a case, as diplo does (engine/facts.py), each
-rounded with `clean` (6 decimals; magnitudes under 0.0001 become 0):
+rounded as diplo rounds them (`clean_float`: 6 decimals; magnitudes under 0.0001 become 0):
 
 - deflator = 1 + inflation_pct / 100 (inflation_pct 0 when not stated)
 - total = total.amount; total_real_change_pct = (total / (total.prior * deflator) - 1) * 100,
@@ -171,13 +171,9 @@ N_LINES = 30
 
 # --- numbers, as diplo computes them ------------------------------------------------------------
 
-# the value every implementation compares: diplo's own rounding of a computed value (6
-# decimals, magnitudes under 0.0001 as 0), so that a value at a threshold compares alike
-from engine.facts import clean_number as clean  # noqa: E402
-
-
 def clean_float(value: float) -> float:
-    """`clean` for a finite float under 1e15, as every computed value here is: faster."""
+    """engine.facts.clean_number (diplo's rounding of a computed value) for a finite float
+    under 1e15, as every computed value here is."""
     value = round(value, 6)
     return 0.0 if -1e-4 < value < 1e-4 else value
 
