@@ -26,10 +26,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from engine import assess, load_pack
-from engine.case import check_case
-from engine.facts import case_facts
+from engine.inputs.case import check_case
+from engine.core.facts import case_facts
 from engine.model import Case
-from engine.run import build_report
+from engine.core.run import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 COLD_CASE = "cases/balanced-partner.yaml"
@@ -63,7 +63,7 @@ marks.append(time.process_time())
 print(json.dumps([(b - a) * 1000 for a, b in zip(marks, marks[1:])]))
 """
 PHASES = ["bare import of dependencies", "pydantic's model machinery (one model)",
-          "import engine.cli (the command line, the models)",
+          "import engine.cli.common (the command line, the models)",
           "the assess command: imports on first use, pack, case, report"]
 
 
@@ -420,7 +420,7 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
 
     # the rule engine's native calls, and diplo's action code (every rule's action), timed
     # by wrapping them; the engine module and the actions are restored afterwards
-    import engine.compile as compile_module
+    import engine.core.compile as compile_module
     native = compile_module._native
 
     class TimedNative:

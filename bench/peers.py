@@ -468,7 +468,7 @@ def native_floor(pack, cases: list[dict]) -> dict:
     """Time spent inside durable's native calls per case (assert, retract, the action loop),
     measured by wrapping them for one untimed pass: what diplo costs with no Python at all
     around the engine, the floor of any diplo built on durable-rules."""
-    import engine.compile as compiled
+    import engine.core.compile as compiled
     from engine.model import Case
     prebuilt = [Case.model_validate(c) for c in cases]
     spent: dict[str, float] = {}

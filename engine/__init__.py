@@ -14,8 +14,17 @@ if not ((3, 11) <= sys.version_info[:2] <= (3, 12)):  # pragma: no cover
                       f"does not import on {sys.version.split()[0]})")
 
 from ._version import __version__  # noqa: E402
-from .errors import (BaselineError, CaseError, ConfigError, DiploError,  # noqa: E402
-                     EngineFailure, InputError, PackError, UsageError, WaiverError)
+from .errors import (  # noqa: E402
+    BaselineError,
+    CaseError,
+    ConfigError,
+    DiploError,
+    EngineFailure,
+    InputError,
+    PackError,
+    UsageError,
+    WaiverError,
+)
 
 __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "PackSet",
            "DiploError", "CaseError", "PackError", "InputError", "UsageError", "EngineFailure",
@@ -24,8 +33,8 @@ __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "Pac
 # The rest of the public API is imported on first use (PEP 562), so that a command that needs
 # little of diplo (`diplo --version`, `diplo pack list`) does not pay for the models, the pack
 # loader and the compiler at start-up: `from engine import assess` imports them then.
-_LAZY = {"assess": "run", "load_case": "run", "load_pack": "run", "Case": "model",
-         "Finding": "model", "Report": "model", "PackSet": "pack"}
+_LAZY = {"assess": "core.run", "load_case": "core.run", "load_pack": "core.run",
+         "Case": "model", "Finding": "model", "Report": "model", "PackSet": "lang.pack"}
 
 
 def __getattr__(name: str):

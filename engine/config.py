@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ConfigError, DiploError, InputError, PackError, UsageError
+from .inputs.source import Document, read_text
+from .inputs.validation import describe, did_you_mean, validate
 from .model import SEVERITIES
-from .source import Document, read_text
-from .validation import describe, did_you_mean, validate
 
 CONFIG_NAME = "diplo.toml"
 PYPROJECT_NAME = "pyproject.toml"
@@ -409,7 +409,7 @@ class Settings:
     def load_pack(self):
         """Load and compile the packs with these settings (engine.run.load_pack). An error
         caused by a value from the configuration file names the file and line."""
-        from .run import load_pack
+        from .core.run import load_pack
         self._check_config_packs()
         kwargs: dict[str, Any] = {"params": self.param_values or None}
         if self.disable:
@@ -455,7 +455,7 @@ class Settings:
     def _check_config_packs(self) -> None:
         if self.config is None or self.packs.source in (COMMAND_LINE, DEFAULT):
             return
-        from .pack import resolve_pack_dir
+        from .lang.loader import resolve_pack_dir
         written = self.config.values.packs or []
         for i, (spec, as_written) in enumerate(zip(self.packs.value, written)):
             try:
@@ -552,7 +552,7 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
     def from_file(key: str, *path) -> str:
         return config.source(key, *path) if config else DEFAULT
 
-    from .pack import DEFAULT_PACK
+    from .lang.manifest import DEFAULT_PACK
     if cli.get("packs"):
         packs = Setting([str(p) for p in cli["packs"]], COMMAND_LINE)
     elif values.packs is not None and config is not None:

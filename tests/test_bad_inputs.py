@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.source import MAX_FILE_BYTES
+from engine.inputs.source import MAX_FILE_BYTES
 
 HERE = Path(__file__).parent / "bad_inputs"
 EXPECTED = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))

@@ -25,7 +25,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from engine.source import MAX_FILE_BYTES
+from engine.inputs.source import MAX_FILE_BYTES
 
 from conftest import BASE_CASE, ROOT, rule, write_pack
 from test_bad_inputs import EXPECTED, GENERATED, HERE
@@ -433,7 +433,7 @@ def test_each_documented_limit_is_enforced_quickly(name, tmp_path):
 
 def test_a_long_parameter_cannot_make_a_long_message(tmp_path):
     from engine import assess, load_case, load_pack
-    from engine.template import MAX_MESSAGE_CHARS, MAX_VALUE_CHARS
+    from engine.lang.template import MAX_MESSAGE_CHARS, MAX_VALUE_CHARS
     body = rule("A-001", [{"fact": "line_item", "as": "item"}],
                 report={"message": "{$big}|", "remediation": "{$small}" * 240})
     folder = write_pack(tmp_path / "pack", [body], name="amplifying", parameters={

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import engine
-import engine.compile
-import engine.run
+import engine.core.compile
+import engine.core.run
 from engine.model import SEVERITIES
 
 from conftest import run_cli
@@ -274,8 +274,8 @@ def _boom(*args, **kwargs):
     raise RuntimeError("boom")
 
 
-@pytest.mark.parametrize("target", [(engine.run, "assess"),
-                                    (engine.compile.CompiledPack, "run")])
+@pytest.mark.parametrize("target", [(engine.core.run, "assess"),
+                                    (engine.core.compile.CompiledPack, "run")])
 def test_internal_error_is_reported_as_a_bug(target, monkeypatch):
     monkeypatch.setattr(*target, _boom)
     result = run("assess", ALLY)

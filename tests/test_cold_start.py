@@ -24,8 +24,8 @@ CASE = "cases/balanced-partner.yaml"
 # installed packs (the default pack is diplo's own), version specifiers beyond the plain ones
 # packs write, and the test-only dependencies.
 NOT_ON_ASSESS_PATH = [
-    "engine.explain", "engine.whatif", "engine.edit", "engine.lint", "engine.scaffold",
-    "engine.packtest", "engine.baseline", "engine.registry",
+    "engine.analysis.explain", "engine.analysis.whatif", "engine.analysis.edit", "engine.authoring.lint", "engine.authoring.scaffold",
+    "engine.authoring.packtest", "engine.review.baseline", "engine.lang.registry",
     "engine.formats.json_format", "engine.formats.junit", "engine.formats.markdown",
     "engine.formats.sarif",
     "multiprocessing", "concurrent.futures", "packaging", "xml.etree", "difflib",
@@ -64,8 +64,8 @@ def test_import_engine_imports_no_models_loader_or_dependencies():
 
 def test_import_engine_cli_defers_what_commands_import():
     found = _modules_after("import json, sys, engine.cli; print(json.dumps(sorted(sys.modules)))")
-    for name in NOT_ON_ASSESS_PATH + ["engine.run", "engine.pack", "engine.compile",
-                                      "engine.config", "engine.review", "engine.waivers",
+    for name in NOT_ON_ASSESS_PATH + ["engine.core.run", "engine.lang.pack", "engine.core.compile",
+                                      "engine.config", "engine.review.gate", "engine.review.waivers",
                                       "engine.formats.table", "durable"]:
         assert name not in found, name
 
@@ -77,7 +77,7 @@ def test_assess_imports_only_what_it_needs():
     for name in NOT_ON_ASSESS_PATH:
         assert name not in result["modules"], name
     # what it does need, so that the list above is not vacuous
-    for name in ("engine.run", "engine.pack", "engine.compile", "engine.formats.table",
+    for name in ("engine.core.run", "engine.lang.pack", "engine.core.compile", "engine.formats.table",
                  "durable.engine", "pydantic"):
         assert name in result["modules"], name
 
@@ -95,7 +95,9 @@ def test_assess_imports_the_format_it_prints_and_no_other():
 
 def test_public_api_is_unchanged_and_lazy():
     import engine
-    from engine import model, pack, run
+    from engine import model
+    from engine.lang import pack
+    from engine.core import run
     assert engine.__all__ == ["assess", "load_case", "load_pack", "Case", "Finding", "Report",
                               "PackSet", "DiploError", "CaseError", "PackError", "InputError",
                               "UsageError", "EngineFailure", "WaiverError", "BaselineError",
@@ -161,14 +163,16 @@ def test_a_builtin_format_comes_back_when_its_replacement_is_removed():
 # --- the default pack, found without the registry ---------------------------------------------
 
 def test_default_pack_is_the_one_its_name_resolves_to():
-    from engine.pack import DEFAULT_PACK, _default_pack_dir, resolve_pack_dir
+    from engine.lang.loader import _default_pack_dir, resolve_pack_dir
+    from engine.lang.manifest import DEFAULT_PACK
     assert _default_pack_dir().resolve() == resolve_pack_dir(DEFAULT_PACK).resolve()
 
 
 def test_a_default_pack_folder_in_the_working_directory_still_wins(tmp_path, monkeypatch):
     import shutil
 
-    from engine.pack import DEFAULT_PACK, _default_pack_dir, builtin_packs_dir, load_pack
+    from engine.lang.loader import _default_pack_dir, load_pack
+    from engine.lang.manifest import DEFAULT_PACK, builtin_packs_dir
     shutil.copytree(builtin_packs_dir() / DEFAULT_PACK, tmp_path / DEFAULT_PACK)
     monkeypatch.chdir(tmp_path)
     assert _default_pack_dir() == Path(DEFAULT_PACK)
@@ -193,7 +197,7 @@ def _packaging(version: str, specifier: str) -> bool:
 @settings(max_examples=400, deadline=None)
 @given(version=RELEASE, clauses=st.lists(CLAUSE, min_size=1, max_size=3))
 def test_plain_specifiers_match_as_packaging_matches(version, clauses):
-    from engine.pack import _plain_specifier, _version_ok
+    from engine.lang.manifest import _plain_specifier, _version_ok
     specifier = ",".join(clauses)
     assert _plain_specifier(specifier) is not None
     assert _version_ok(version, specifier) == _packaging(version, specifier)
@@ -211,7 +215,7 @@ def test_specifiers_agree_with_packaging(version, specifier):
     from packaging.specifiers import InvalidSpecifier
     from packaging.version import InvalidVersion
 
-    from engine.pack import _version_ok
+    from engine.lang.manifest import _version_ok
     try:
         expected = _packaging(version, specifier)
     except (InvalidSpecifier, InvalidVersion) as exc:
@@ -228,8 +232,8 @@ def test_specifier_check_refuses_what_packaging_refuses(text):
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     from engine.errors import PackError
-    from engine.pack import _check_specifier
-    from engine.source import Document
+    from engine.lang.manifest import _check_specifier
+    from engine.inputs.source import Document
     doc = Document("pack.yaml", {"diplo": text})
     try:
         SpecifierSet(text)
@@ -243,7 +247,7 @@ def test_specifier_check_refuses_what_packaging_refuses(text):
 # --- YAML: the shortcuts of the reader give what the full path gives ----------------------------
 
 def test_yaml_reader_shortcuts_change_nothing(monkeypatch):
-    from engine import source
+    from engine.inputs import source
     files = sorted(p for pattern in ("rules/**/*.yaml", "cases/*.yaml", "tests/**/*.yaml",
                                      "tests/**/*.yml", "tests/**/*.json")
                    for p in ROOT.glob(pattern))
@@ -266,7 +270,7 @@ def test_yaml_reader_shortcuts_change_nothing(monkeypatch):
 
 
 def test_a_long_file_with_too_many_values_is_still_refused_before_it_is_built(tmp_path):
-    from engine import source
+    from engine.inputs import source
     from engine.errors import InputError
     path = tmp_path / "many.yaml"
     path.write_text("[" + ",".join(["1"] * (source.MAX_NODES + 1)) + "]\n")

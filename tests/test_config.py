@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from engine.cli import main
 from engine.config import (ConfigModel, effective_settings, find_config, read_config)
 from engine.errors import ConfigError, UsageError
-from engine.source import MAX_FILE_BYTES
+from engine.inputs.source import MAX_FILE_BYTES
 
 from conftest import ONE_RULE, ROOT, write_pack
 

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from engine import EngineFailure, PackError, assess, load_pack
-from engine.facts import INT64_LIMIT, clean_number
+from engine.core.facts import INT64_LIMIT, clean_number
 
 from conftest import ROOT, make_case, param, rule, write_pack
 
@@ -46,10 +46,10 @@ def test_more_cases_than_the_engine_can_hold_open(tmp_path):
     result = run_python("""
         import sys; sys.path.insert(0, 'tests')
         from conftest import make_case
-        import engine.expr
+        import engine.lang.expr
         from engine import EngineFailure, assess, load_pack
         pack = load_pack()
-        original = engine.expr.evaluate
+        original = engine.lang.expr.evaluate
         def flaky(node, lookup, params, _n=[0]):
             _n[0] += 1
             if _n[0] % 7 == 0:
@@ -57,12 +57,12 @@ def test_more_cases_than_the_engine_can_hold_open(tmp_path):
             return original(node, lookup, params)
         failures = 0
         for i in range(1100):
-            engine.expr.evaluate = flaky if i % 2 else original
+            engine.lang.expr.evaluate = flaky if i % 2 else original
             try:
                 assess(make_case(id=f"c{i}"), pack)
             except EngineFailure:
                 failures += 1
-        engine.expr.evaluate = original
+        engine.lang.expr.evaluate = original
         assert failures > 0
         assess(make_case(), pack)
         print("ok", failures)
@@ -74,12 +74,12 @@ def test_more_cases_than_the_engine_can_hold_open(tmp_path):
 def test_action_errors_are_raised_not_swallowed(monkeypatch):
     # Containment: actions catch and record; the engine itself would store the traceback in
     # the session state and carry on with a partial result.
-    import engine.expr
+    import engine.lang.expr
     pack = load_pack()
 
     def boom(*args, **kwargs):
         raise ValueError("provoked")
-    monkeypatch.setattr(engine.expr, "evaluate", boom)
+    monkeypatch.setattr(engine.lang.expr, "evaluate", boom)
     with pytest.raises(EngineFailure, match="provoked"):
         assess(make_case(), pack)
     monkeypatch.undo()
@@ -121,7 +121,7 @@ def test_numbers_are_never_sent_in_exponent_form():
     assert clean_number(1e16) == 10**16 and isinstance(clean_number(1e16), int)
     assert clean_number(1e30) == INT64_LIMIT
     assert clean_number(-(10**30)) == -INT64_LIMIT
-    from engine.compile import _dumps
+    from engine.core.compile import _dumps
     for value in (1e-4, 2.5e-3, 123456.789, 999999999999999.9):
         assert "e" not in json.dumps(clean_number(value))
         assert "e" not in _dumps(clean_number(value))
@@ -130,7 +130,7 @@ def test_numbers_are_never_sent_in_exponent_form():
 def test_the_engine_gets_the_same_numbers_as_the_standard_json_would_send():
     # the fast encoder must print every number clean_number lets through as json does
     import random
-    from engine.compile import _dumps
+    from engine.core.compile import _dumps
     rng = random.Random(5)
     for _ in range(20_000):
         value = clean_number(rng.uniform(-1, 1) * 10 ** rng.uniform(-6, 16))
@@ -267,7 +267,7 @@ def test_a_reused_session_is_empty_between_cases_and_order_does_not_matter():
 
 
 def test_a_failed_case_gives_up_its_session(monkeypatch):
-    import engine.expr
+    import engine.lang.expr
     pack = load_pack(params={"cut_pct": 10})
     assess(make_case(), pack)
     [shard] = pack.compiled.shards
@@ -275,7 +275,7 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
 
     def boom(*args, **kwargs):
         raise ValueError("provoked")
-    monkeypatch.setattr(engine.expr, "evaluate", boom)
+    monkeypatch.setattr(engine.lang.expr, "evaluate", boom)
     with pytest.raises(EngineFailure):
         assess(make_case(), pack)
     monkeypatch.undo()
@@ -318,7 +318,7 @@ def test_a_compiled_pack_that_goes_deletes_the_sessions_it_kept_open(monkeypatch
     # Containment: sessions kept open between cases hold engine memory; a program that loads
     # many packs (a sweep over parameters) would otherwise keep one per pack forever.
     import gc
-    import engine.compile as compiled
+    import engine.core.compile as compiled
     native = compiled._native
     deleted = []
 

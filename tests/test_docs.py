@@ -6,7 +6,7 @@ import re
 import yaml
 
 from engine import assess, load_pack
-from engine.facts import BASE_SCHEMAS
+from engine.lang.kinds import BASE_SCHEMAS
 
 from conftest import DEFAULT_PACK, ROOT, make_case
 
@@ -63,7 +63,7 @@ def test_the_extension_example_loads_and_changes_the_default_pack(tmp_path):
 
 
 def test_the_manifest_reference_shows_every_key_the_loader_accepts():
-    from engine import pack as packs
+    from engine.lang import spec as packs
     shown = _section(RULE_LANGUAGE, "A pack") + _section(RULE_LANGUAGE, "Extending a pack")
     keys = set(re.findall(r"^\s*([a-z_]+):", "\n".join(yaml_blocks(shown)), re.M))
     keys |= set(re.findall(r"\{([a-z_]+):", shown)) | set(re.findall(r", ([a-z_]+):", shown))
@@ -75,8 +75,8 @@ def test_the_manifest_reference_shows_every_key_the_loader_accepts():
 
 
 def test_the_expression_reference_names_every_function_and_filter():
-    from engine.expr import FUNCTIONS
-    from engine.template import FILTERS
+    from engine.lang.expr import FUNCTIONS
+    from engine.lang.template import FILTERS
     expressions = _section(RULE_LANGUAGE, "Expressions")
     for name in FUNCTIONS:
         assert f"{name}(" in expressions, f"function {name} is not documented"

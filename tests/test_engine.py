@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from engine import Report, assess, load_case, load_pack
-from engine.facts import case_facts
+from engine.core.facts import case_facts
 
 from conftest import ROOT, make_case, param, rule
 

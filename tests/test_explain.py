@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from engine import assess, load_case, load_pack
 from engine.cli import main
-from engine.explain import changed_case, near_misses, proof, remedies, why_not
+from engine.analysis.explain import changed_case, near_misses, proof, remedies, why_not
 
 from conftest import ROOT, make_case, param, rule
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from engine import PackError, assess, load_pack
-from engine import registry
+from engine.lang import registry
 
 from conftest import DEFAULT_PACK, ROOT, make_case, run_cli
 

@@ -14,10 +14,10 @@ from junitparser import Failure, JUnitXml
 
 from engine import assess, formats, load_case, load_pack
 from engine.cli import main
-from engine.cli_schema import schema
+from engine.cli.schema import schema
 from engine.formats.sarif import artifact_uri, field_path
 from engine.model import SEVERITIES
-from engine.run import list_rules
+from engine.core.run import list_rules
 
 from conftest import BASE_CASE, make_case, rule, write_pack
 

@@ -14,7 +14,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import CASE_SUFFIXES, main
+from engine.cli import main
+from engine.cli.common import CASE_SUFFIXES
 
 from conftest import ROOT
 

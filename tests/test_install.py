@@ -17,7 +17,7 @@ def test_default_pack_is_found_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Verdict: PASS" in result.stdout
     where = subprocess.run([sys.executable, "-c",
-                            "from engine.pack import builtin_packs_dir; print(builtin_packs_dir())"],
+                            "from engine.lang.manifest import builtin_packs_dir; print(builtin_packs_dir())"],
                            cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert where.strip().endswith(("engine/_packs", "rules"))
 

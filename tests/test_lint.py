@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import lint
-from engine.lint import CODES, Diagnostic, LintReport, lint_pack
+from engine.authoring import lint
+from engine.authoring.lint import CODES, Diagnostic, LintReport, lint_pack
 
 from conftest import DEFAULT_PACK, ROOT, param, rule, run_cli, write_pack
 
@@ -136,9 +136,9 @@ def test_a_parameter_override_decides_a_contradiction(tmp_path):
 # --- engine limits, with the limits lowered so that a small pack reaches them -------------------
 
 def test_near_the_per_field_and_shared_first_condition_limits(tmp_path, monkeypatch):
-    import engine.compile
-    monkeypatch.setattr(engine.compile, "MAX_TESTS_PER_FIELD", 10)
-    monkeypatch.setattr(engine.compile, "MAX_SHARED_JOIN_HEADS", 4)
+    import engine.core.compile
+    monkeypatch.setattr(engine.core.compile, "MAX_TESTS_PER_FIELD", 10)
+    monkeypatch.setattr(engine.core.compile, "MAX_SHARED_JOIN_HEADS", 4)
     # 9 distinct values tested on line_item.amount; 4 joins that start with the case fact
     rules = [rule(f"L-{i}", [{"fact": "line_item", "where": f"amount > {i}"}],
                   report={"severity": "low"}) for i in range(9)]
@@ -153,8 +153,8 @@ def test_near_the_per_field_and_shared_first_condition_limits(tmp_path, monkeypa
 
 
 def test_near_the_rule_count_limit(tmp_path, monkeypatch):
-    import engine.pack
-    monkeypatch.setattr(engine.pack, "MAX_RULES", 5)
+    import engine.lang.spec
+    monkeypatch.setattr(engine.lang.spec, "MAX_RULES", 5)
     rules = [rule(f"N-{i}", [{"fact": "line_item"}], report={}) for i in range(5)]
     found = [d for d in lint_pack(write_pack(tmp_path / "p", rules))
              if d.code == "near-engine-limit"]

@@ -10,7 +10,9 @@ import functools
 
 import pytest
 
-from engine import load_pack, packtest
+from engine import load_pack
+
+from engine.authoring import packtest
 from engine.errors import DiploError
 
 from conftest import ROOT

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from engine import InputError, PackError, assess, load_case, load_pack
 from engine.cli import main
-from engine.packtest import collect
+from engine.authoring.packtest import collect
 
 from conftest import BASE_CASE, ONE_RULE, ROOT, param, rule, write_pack
 
@@ -522,7 +522,7 @@ AUDIT = r'''
 import json, os, sys
 scenarios = json.loads(sys.argv[1])
 from engine import DiploError, assess, load_case, load_pack
-from engine.packtest import run_pack_tests
+from engine.authoring.packtest import run_pack_tests
 
 
 def attempt(pack, case, tests):

@@ -13,7 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine import load_pack, packtest
+from engine import load_pack
+
+from engine.authoring import packtest
 from engine.cli import main
 from engine.errors import DiploError
 

@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from engine import load_pack
-from engine.packtest import run_pack_tests, untested_rules, collect
-from engine.scaffold import FILES, init_pack
+from engine.authoring.packtest import run_pack_tests, untested_rules, collect
+from engine.authoring.scaffold import FILES, init_pack
 
 from conftest import run_cli
 

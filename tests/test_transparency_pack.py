@@ -12,7 +12,9 @@ import json
 import pytest
 import yaml
 
-from engine import load_pack, packtest
+from engine import load_pack
+
+from engine.authoring import packtest
 
 from conftest import DEFAULT_PACK, ROOT, run_cli
 

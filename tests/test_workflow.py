@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import engine.cli
+import engine.cli.common
 import engine.formats
-import engine.waivers
+import engine.review.waivers
 from engine import load_pack
-from engine.baseline import load_baseline
+from engine.review.baseline import load_baseline
 from engine.errors import BaselineError, CaseError, DiploError, WaiverError
 from engine.cli import main
-from engine.run import assess_files
-from engine.waivers import apply_waivers, load_waivers
+from engine.core.run import assess_files
+from engine.review.waivers import apply_waivers, load_waivers
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(f"cases/{p.name}" for p in (ROOT / "cases").glob("*.yaml"))
@@ -37,7 +37,7 @@ TODAY = datetime.date(2027, 3, 15)
 def _in_repo_on_a_fixed_day(monkeypatch):
     # reports name cases by the path given; waivers expire against a day the test chooses
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr(engine.waivers, "today", lambda: TODAY)
+    monkeypatch.setattr(engine.review.waivers, "today", lambda: TODAY)
 
 
 def run(*args):
@@ -133,7 +133,7 @@ def test_an_expired_waiver_stops_applying_and_the_report_says_so(tmp_path, monke
     # on its expiry date a waiver still applies ...
     assert run("assess", ONE_HIGH, "--waivers", file).exit_code == 0
     # ... and from the next day it does not
-    monkeypatch.setattr(engine.waivers, "today", lambda: datetime.date(2027, 3, 16))
+    monkeypatch.setattr(engine.review.waivers, "today", lambda: datetime.date(2027, 3, 16))
     result = run("assess", ONE_HIGH, "--waivers", file, "--format", "json")
     assert (result.exit_code, result.stderr) == (1, "")
     report = json.loads(result.stdout)
@@ -474,12 +474,12 @@ def test_the_progress_bar_is_only_for_a_terminal(monkeypatch):
             return True
 
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    with engine.cli._progress(10) as bar:
+    with engine.cli.common.progress_bar(10) as bar:
         assert bar is None
     monkeypatch.setattr(sys, "stderr", Terminal())
-    with engine.cli._progress(1) as bar:
+    with engine.cli.common.progress_bar(1) as bar:
         assert bar is None
-    with engine.cli._progress(10) as bar:
+    with engine.cli.common.progress_bar(10) as bar:
         assert bar is not None
         bar.update(10)
     assert "Assessing" in sys.stderr.getvalue()

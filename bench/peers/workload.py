@@ -172,7 +172,7 @@ N_LINES = 30
 # --- numbers, as diplo computes them ------------------------------------------------------------
 
 def clean_float(value: float) -> float:
-    """engine.facts.clean_number (diplo's rounding of a computed value) for a finite float
+    """engine.core.facts.clean_number (diplo's rounding of a computed value) for a finite float
     under 1e15, as every computed value here is."""
     value = round(value, 6)
     return 0.0 if -1e-4 < value < 1e-4 else value

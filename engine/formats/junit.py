@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from . import gate_findings, register
 from ..errors import DiploError, UsageError
 from ..model import SEVERITIES
+from . import gate_findings, register
 
 # characters XML 1.0 cannot carry, even escaped
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -35,7 +35,8 @@ def loaded_rules(reports) -> list | None:
     context), else the built-in packs of those names. Either way the names and versions must
     match the reports' packs."""
     import click
-    from ..run import list_rules, load_pack
+
+    from ..core.run import list_rules, load_pack
     wanted = {(p.name, p.version) for report in reports for p in report.packs}
     if not wanted:
         return None

@@ -12,11 +12,28 @@ from __future__ import annotations
 import html
 import re
 
-from . import (RULE_HEADERS, finding_severity, gate_findings, register, rule_rows, show_number,
-               show_severity, show_value, sweep_rows)
-from .table import (NO_CAUSE, SECTIONS, case_text, change_text, original_text, packs_text,
-                    severity_text, summary_text)
 from ..model import SEVERITIES
+from . import (
+    RULE_HEADERS,
+    finding_severity,
+    gate_findings,
+    register,
+    rule_rows,
+    show_number,
+    show_severity,
+    show_value,
+    sweep_rows,
+)
+from .table import (
+    NO_CAUSE,
+    SECTIONS,
+    case_text,
+    change_text,
+    original_text,
+    packs_text,
+    severity_text,
+    summary_text,
+)
 
 
 def _cell(value) -> str:

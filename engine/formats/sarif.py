@@ -20,9 +20,9 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from . import register
 from .. import __version__
 from ..errors import DiploError
+from . import register
 
 SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
                 "sarif-schema-2.1.0.json")
@@ -66,7 +66,7 @@ class CaseLocator:
 
     def _document(self, source: str):
         if source not in self._documents:
-            from ..source import read_document
+            from ..inputs.source import read_document
             try:
                 self._documents[source] = read_document(source)
             except (DiploError, OSError):   # moved or changed since it was assessed

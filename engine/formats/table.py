@@ -3,9 +3,19 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from . import (FINDING_HEADERS, RULE_HEADERS, detail_lines, finding_rows, register,
-               rule_rows, show_number, show_severity, show_value, sweep_rows)
 from ..model import SEVERITIES
+from . import (
+    FINDING_HEADERS,
+    RULE_HEADERS,
+    detail_lines,
+    finding_rows,
+    register,
+    rule_rows,
+    show_number,
+    show_severity,
+    show_value,
+    sweep_rows,
+)
 
 _ORDER = tuple(reversed(SEVERITIES))
 

@@ -1,0 +1,168 @@
+"""`diplo assess`: assess case files, apply waivers and a baseline, render, gate."""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import DiploError, UsageError
+from ..model import SEVERITIES
+from .common import (
+    CASE_SUFFIXES,
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_OK,
+    GLOB,
+    format_option,
+    given,
+    pack_options,
+    print_error,
+    progress_bar,
+    settings_for,
+)
+
+
+def _expand(args, skip: set[Path]) -> list[str | DiploError]:
+    """Case arguments, in order: files as given; folders as the case files directly inside
+    them; glob patterns (also quoted ones the shell left alone, `**` for any depth) as the
+    case files and folders they match. An argument that yields no case file is an error in
+    its place. Files in `skip` (the waivers, baseline and output files) and waivers files are
+    never taken from a folder or a pattern."""
+    from ..review.waivers import CONVENTIONAL_NAME
+
+    def cases_in(folder: Path) -> list[str]:
+        return sorted(str(p) for p in folder.iterdir() if is_case(p))
+
+    def is_case(p: Path) -> bool:
+        # a link in a reviewed folder could point anywhere: only files named outright follow it
+        return (p.is_file() and not p.is_symlink() and p.suffix.lower() in CASE_SUFFIXES
+                and p.name != CONVENTIONAL_NAME and p.resolve() not in skip)
+
+    found: list[str | DiploError] = []
+    for raw in args:
+        path = Path(raw)
+        if path.is_dir():
+            inside = cases_in(path)
+            found.extend(inside or [DiploError(
+                "the folder holds no .yaml, .yml or .json case files", file=raw)])
+        elif GLOB.search(raw) and not path.exists():
+            inside = []
+            for match in sorted(glob.glob(raw, recursive=True)):
+                if Path(match).is_dir():
+                    inside.extend(cases_in(Path(match)))
+                elif is_case(Path(match)):
+                    inside.append(match)
+            found.extend(inside or [DiploError(
+                "the pattern matches no .yaml, .yml or .json case files", file=raw)])
+        else:
+            found.append(raw)
+    return found
+
+
+@click.command()
+@click.argument("cases", nargs=-1, required=True, metavar="CASE...")
+@pack_options
+@format_option()
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="high", show_default=True,
+              help="Exit with status 1 when a risk is at or above this severity (unless it "
+                   "is waived or, with --baseline, already known). A configuration file's "
+                   "fail-on replaces the default.")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit with status 0 even when a risk reaches --fail-on (for reports that "
+                   "must not stop a pipeline); invalid input still exits with 2.")
+@click.option("--explain", is_flag=True,
+              help="Include every derived fact (with its rule and inputs) in the report.")
+@click.option("--details", is_flag=True,
+              help="In the table, also print each finding's message, remedy and quote.")
+@click.option("--near-miss", "near_miss", is_flag=True,
+              help="Also list rules that did not fire but came close: one numeric condition "
+                   "short by at most --margin of its threshold.")
+@click.option("--margin", type=click.FloatRange(0, 10), default=0.2, show_default=True,
+              help="With --near-miss: how close is close, as a share of the threshold.")
+@click.option("--waivers", "waivers_file", metavar="FILE",
+              help="Accepted risks, each with a reason, an owner and an expiry date. Default: "
+                   "the configuration file's waivers, else diplo-waivers.yaml in the folder of "
+                   "the first case, if there is one.")
+@click.option("--no-waivers", is_flag=True,
+              help="Do not look for diplo-waivers.yaml beside the cases.")
+@click.option("--baseline", "baseline_file", metavar="REPORT.json",
+              help="An earlier JSON report (or array of reports): only risks new or more "
+                   "severe than in it fail.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Assess in N worker processes (0: one per CPU); the output is the same.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the output to FILE (atomically) instead of standard output.")
+def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details,
+           near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output):
+    """Assess one or more case files (YAML or JSON; a folder means the cases in it; a glob
+    pattern, quoted or not, the cases it matches).
+
+    Exit status: 0 no risk at or above --fail-on (waived and, with --baseline, known risks
+    aside), 1 at least one, 2 nothing assessed (bad usage, an invalid pack, waivers or baseline
+    file, or no valid case; an invalid case among valid ones is reported on stderr and the
+    others decide the status), 3 an internal error.
+
+    A project configuration file (diplo.toml, or [tool.diplo] in pyproject.toml) may set
+    --pack, --param, --disable, --severity, --fail-on, --format and --waivers; the command
+    line wins. `diplo config` shows the settings in effect.
+    """
+    from ..core.run import assess_each
+    from ..review import waivers as waiver_files
+    from ..review.gate import Entry, render, review, write_atomically
+    if waivers_file is not None and no_waivers:
+        raise UsageError("--waivers and --no-waivers cannot be used together", path="--waivers")
+    settings = settings_for(packs=packs, params=params, waivers=waivers_file, no_waivers=no_waivers,
+                         fail_on=fail_on if given("fail_on") else None,
+                         format=format_name if given("format_name") else None)
+    fail_on, format_name = settings.fail_on.value, settings.format.value
+    waivers_file = settings.waivers_file()
+    pack = settings.load_pack()
+    skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}
+    items = _expand(cases, skip)
+    paths = [item for item in items if isinstance(item, str)]
+    waivers = None
+    if waivers_file is not None:
+        waivers = waiver_files.load_waivers(waivers_file)
+    elif not no_waivers and paths:
+        found = waiver_files.conventional_file(paths[0])
+        waivers = waiver_files.load_waivers(found) if found else None
+    baseline = None
+    if baseline_file:
+        from ..review.baseline import load_baseline
+        baseline = load_baseline(baseline_file)
+
+    with progress_bar(len(paths)) as bar:
+        outcomes = iter(assess_each(
+            paths, pack, explain=explain, near_miss=margin if near_miss else None,
+            jobs=jobs or os.cpu_count() or 1,
+            progress=(lambda done: bar.update(done - bar.pos)) if bar else None))
+    day = waiver_files.today()
+    batch: list[Entry] = []  # in the order of the arguments
+    for item in items:
+        if isinstance(item, DiploError):
+            batch.append(Entry(item.file or "", error=item))
+            continue
+        report, error = next(outcomes)
+        if report is not None:
+            report = review(report, waivers=waivers, baseline=baseline, day=day)
+        batch.append(Entry(item, report=report, error=error))
+    reports = [entry.report for entry in batch if entry.report is not None]
+    for entry in batch:
+        if entry.error is not None:
+            print_error(str(entry.error))
+
+    if reports:
+        text = render(format_name, reports, details=details, fail_on=fail_on, batch=batch)
+        if output:
+            write_atomically(output, text)
+        else:
+            click.echo(text, nl=False)
+    if not reports:
+        sys.exit(EXIT_ERROR)  # nothing assessed
+    # an invalid file among valid ones is reported on stderr (and in the batch summary); the
+    # status is the gate's over the cases that could be assessed
+    failed = any(r.fails_gate(fail_on) for r in reports) and not exit_zero
+    sys.exit(EXIT_FAIL if failed else EXIT_OK)

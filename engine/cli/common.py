@@ -1,0 +1,131 @@
+"""What every command shares: exit statuses, one-line errors, the options that load packs,
+the effective settings, the progress bar, and the guard that turns errors into exit statuses."""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import traceback
+
+import click
+
+from .. import formats
+from ..errors import DiploError
+
+EXIT_OK = 0           # assessed; no risk at or above --fail-on (not waived, not known)
+EXIT_FAIL = 1         # assessed; a risk at or above --fail-on (not waived, not known)
+EXIT_ERROR = 2        # usage error, invalid pack, waivers or baseline; or an invalid case
+EXIT_BUG = 3          # an internal error
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json")
+GLOB = re.compile(r"[*?[]")
+
+
+def print_error(message: str) -> None:
+    # one line per error, always: scripts read a line of stderr as the whole error
+    message = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    click.echo(f"diplo: error: {message}", err=True)
+
+
+def fail(message: str, status: int = EXIT_ERROR):
+    print_error(message)
+    sys.exit(status)
+
+
+def _remember(ctx, param, value):
+    ctx.meta[f"diplo.{param.name}"] = value
+    return value
+
+
+def rule_options(func):
+    """--disable and --severity. Their values go to the context, not to the command's
+    arguments, and `settings_for` (so `load_packs`) picks them up: every command that loads
+    packs takes them without a change to its signature."""
+    func = click.option("--severity", multiple=True, metavar="RULE=LEVEL", expose_value=False,
+                        callback=_remember,
+                        help="Report a rule's findings at this severity (info, low, medium, "
+                             "high, critical) for this run (repeatable).")(func)
+    func = click.option("--disable", multiple=True, metavar="RULE", expose_value=False,
+                        callback=_remember,
+                        help="Leave a rule out for this run (repeatable).")(func)
+    return func
+
+
+def pack_options(func):
+    func = rule_options(func)
+    func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                        help="Override a rule pack parameter for this run (repeatable).")(func)
+    func = click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
+                        help="A rule pack folder or installed pack name (repeatable; see "
+                             "diplo pack list). Default: the defense-diplomacy pack.")(func)
+    return func
+
+
+def given(name: str) -> bool:
+    """Whether the command line gave option `name` (rather than its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT,
+                          click.core.ParameterSource.DEFAULT_MAP)
+
+
+def settings_for(**cli):
+    """The effective settings of this command (engine.config): `cli` holds the values its
+    command line gave (None or empty: not given), over the project configuration file
+    (unless `diplo --no-config`), over the defaults. --disable and --severity are read from
+    the context."""
+    from ..config import effective_settings
+    from ..core.run import parse_assignments, parse_params
+    meta = click.get_current_context().meta
+    cli["params"] = parse_params(cli.get("params") or ())
+    cli["disable"] = list(meta.get("diplo.disable") or ())
+    cli["severity"] = parse_assignments(meta.get("diplo.severity") or (), "--severity", "RULE")
+    config_file, origin, use_config = meta.get("diplo.config", (None, "--config", True))
+    return effective_settings(cli, config_file=config_file, use_config=use_config,
+                              config_origin=origin)
+
+
+def format_option(default: str = "table"):
+    return click.option("--format", "format_name", type=click.Choice(formats.names()),
+                        default=default, show_default=True, help="Output format.")
+
+
+def load_packs(packs, params):
+    """The packs a command runs with: --pack, --param, --disable and --severity over the
+    project configuration file."""
+    return settings_for(packs=packs, params=params).load_pack()
+
+
+def progress_bar(total: int):
+    """A progress bar on stderr when it is a terminal; never in a pipe or a CI log."""
+    if total < 2 or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    return click.progressbar(length=total, label="Assessing", file=sys.stderr)
+
+
+class Guarded(click.Group):
+    """Turns diplo's own errors into one line and exit 2, and bugs into exit 3."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DiploError as exc:
+            fail(str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except BrokenPipeError:
+            # the reader went away (`diplo ... | head`); nothing more to say to it
+            sys.stdout = open(os.devnull, "w")
+            sys.exit(141)
+        except KeyboardInterrupt:
+            click.echo("diplo: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: say so, never dress it up as bad input
+            detail = traceback.format_exc(limit=-3).strip().splitlines()
+            click.echo(f"diplo: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("This is a bug in diplo, not a problem with your input. Please report "
+                       "it with the command you ran and the files it read.", err=True)
+            if detail:
+                click.echo(f"  ({detail[-3].strip() if len(detail) >= 3 else detail[0]})",
+                           err=True)
+            sys.exit(EXIT_BUG)

@@ -1,0 +1,32 @@
+"""`diplo rules`: the loaded rules and the categories a case may use."""
+from __future__ import annotations
+
+import click
+
+from .. import formats
+from .common import format_option, load_packs, pack_options
+
+
+@click.group()
+def rules():
+    """Inspect the loaded rule packs."""
+
+
+@rules.command("list")
+@pack_options
+@format_option()
+def rules_list(packs, params, format_name):
+    """List the loaded rules: id, kind, severity, concern, citation."""
+    from ..core.run import list_rules
+    pack = load_packs(packs, params)
+    click.echo(formats.get(format_name).rules(list_rules(pack)), nl=False)
+
+
+@rules.command("categories")
+@pack_options
+def rules_categories(packs, params):
+    """List the categories that line items and commitments may use."""
+    from tabulate import tabulate
+    pack = load_packs(packs, params)
+    rows = [(name, spec.group, spec.description) for name, spec in pack.categories.items()]
+    click.echo(tabulate(rows, headers=("category", "group", "description")))

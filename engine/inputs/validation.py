@@ -1,0 +1,229 @@
+"""Turning pydantic's validation errors into one clear diplo error with file, line and path."""
+from __future__ import annotations
+
+import datetime
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import DiploError
+from .source import Document
+
+PATTERN_WORDS = {
+    r"^[a-z0-9][a-z0-9._-]*$": "a slug (lower-case letters, digits, '-', '_', '.')",
+    r"^[A-Z]{3}$": "a three-letter currency code in capitals, such as USD",
+    # rule packs
+    r"^[a-z0-9][a-z0-9-]*$": "a name of lower-case letters, digits and '-'",
+    r"^[a-z][a-z0-9_]*$": "a name of lower-case letters, digits and '_', starting with a letter",
+    r"^[A-Za-z][A-Za-z0-9_.-]*$": "an id of letters, digits, '-', '_' and '.', starting with "
+                                  "a letter",
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$":
+        "a version MAJOR.MINOR.PATCH, such as 1.0.0",
+    r"\S": "text (not only spaces)",
+}
+
+# what pydantic calls the members of a union (in error locations), in words
+_UNION_MEMBERS = {
+    "bool": "true or false", "int": "a number", "float": "a number", "str": "text",
+    "constrained-str": "text", "constrained-float": "a number", "constrained-int": "a number",
+    "list[str]": "a list of text", "none": "nothing",
+}
+
+
+def did_you_mean(word: Any, options) -> str:
+    if not isinstance(word, str):
+        return ""
+    import difflib  # here: only a mistake needs it
+    matches = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    if not matches:
+        lowered = {o.lower(): o for o in options}
+        if word.lower() in lowered:
+            matches = [lowered[word.lower()]]
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, bytes):
+        return "binary data"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' * (len(value) != 1)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a value of type {type(value).__name__}"
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model class that holds the last element of `loc` (for key suggestions)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _inner_model(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_TYPE_WORDS = {
+    "float_type": "a number", "int_type": "a whole number", "string_type": "a string",
+    "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "float_parsing": "a number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+}
+
+
+def _is_tag(part) -> bool:
+    """A location part that names a union member or validator, not a field or index."""
+    return isinstance(part, str) and (
+        part.startswith(("literal[", "list[", "dict[", "function-"))
+        or part in {"float", "int", "str", "bool", "list", "none", "constrained-str",
+                    "constrained-float", "constrained-int"})
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    return tuple(p for p in loc if not _is_tag(p))
+
+
+def _problems(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors as problems a person would count: the failed members of one union
+    become one problem; an unknown key comes before a missing one (a misspelt key causes
+    both, and the unknown key is the one to fix)."""
+    problems: list[dict] = []
+    unions: dict[tuple, dict] = {}
+    for err in errors:
+        loc = err["loc"]
+        at = next((i for i, p in enumerate(loc) if _is_tag(p) and not p.startswith(
+            ("literal[", "function-"))), None)
+        if at is None:
+            problems.append(err)
+            continue
+        root = loc[:at]
+        if root not in unions:
+            unions[root] = {"type": "union", "loc": root, "input": err.get("input"),
+                            "members": [], "nested": []}
+            problems.append(unions[root])
+        union = unions[root]
+        if len(loc) > at + 1:  # the input had this member's shape; its inside is wrong
+            union["nested"].append(err)
+        else:
+            union["members"].append(loc[at])
+            # a member whose type fit but whose constraint failed (a NaN for a number) says
+            # more than the list of types the union takes
+            if not err["type"].endswith(("_type", "_parsing")) and err["type"] != "literal_error":
+                union["nested"].append({**err, "loc": root})
+    problems = [p["nested"][0] if p["type"] == "union" and p["nested"] else p
+                for p in problems]
+    unknown = [p["loc"] for p in problems if p["type"] == "extra_forbidden"]
+    import difflib
+    problems = [p for p in problems if not (p["type"] == "missing" and any(
+        u[:-1] == p["loc"][:-1] and isinstance(u[-1], str) and isinstance(p["loc"][-1], str)
+        and difflib.get_close_matches(u[-1], [p["loc"][-1]], cutoff=0.6) for u in unknown))]
+    return sorted(problems, key=lambda p: p["type"] == "missing")
+
+
+def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
+    """(path, message, points_at_key) for one pydantic error."""
+    loc = _clean_loc(err["loc"])
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    if loc and loc[-1] == "[key]":  # a mapping key, not its value, is wrong
+        path, message, _ = explain_error({**err, "loc": loc[:-1]}, model)
+        return path, message.replace("expected ", "expected each key to be ", 1), True
+    if kind == "union":
+        words = list(dict.fromkeys(_UNION_MEMBERS.get(m, m) for m in err["members"]))
+        expected = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+        return loc, f"expected {expected}, found {describe(value)}", False
+    if kind == "missing":
+        return loc, f"required field '{loc[-1]}' is missing", False
+    if kind == "extra_forbidden":
+        holder = _model_at(model, loc)
+        hint = did_you_mean(loc[-1], holder.model_fields) if holder else ""
+        return loc, f"unknown key '{loc[-1]}'{hint}", True
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
+        return loc, (f"expected one of {', '.join(options)}, found {describe(value)}"
+                     f"{did_you_mean(value, options)}"), False
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        sign = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
+                "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return loc, f"expected a number {sign} {bound:g}, found {describe(value)}", False
+    if kind == "finite_number":
+        return loc, f"expected a finite number, found {value!r}", False
+    if kind == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(ctx.get("pattern"), f"text matching {ctx.get('pattern')}")
+        return loc, f"expected {words}, found {describe(value)}", False
+    if kind in ("string_too_short", "string_too_long"):
+        if kind == "string_too_short" and value == "":
+            return loc, "expected text, found an empty string", False
+        limit = ctx.get("min_length") if kind == "string_too_short" else ctx.get("max_length")
+        side = "at least" if kind == "string_too_short" else "at most"
+        return loc, (f"expected {side} {limit} character{'s' * (limit != 1)}, found "
+                     f"{len(value):,}"), False
+    if kind in ("too_short", "too_long"):
+        if kind == "too_short" and ctx.get("min_length", 0) <= 1 and isinstance(value, list):
+            return loc, f"expected at least 1 item, found {describe(value)}", False
+        if isinstance(value, str):
+            limit = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+            side = "at least" if kind == "too_short" else "at most"
+            return loc, f"expected {side} {limit} characters, found {len(value)}", False
+        limit = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        side = "at least" if kind == "too_short" else "at most"
+        return loc, f"expected {side} {limit} items, found {describe(value)}", False
+    if kind in _TYPE_WORDS:
+        hint = ""
+        if kind == "string_type" and isinstance(value, bool):
+            hint = " (YAML reads yes, no, on and off as booleans: put the text in quotes)"
+        elif kind == "string_type" and isinstance(value, (int, float, datetime.date)):
+            hint = " (put the text in quotes)"
+        elif kind in ("float_type", "int_type") and isinstance(value, str):
+            hint = " (write the number without quotes)"
+        elif kind == "int_type" and isinstance(value, float):
+            hint = " (no decimals)"
+        return loc, f"expected {_TYPE_WORDS[kind]}, found {describe(value)}{hint}", False
+    return loc, f"{err.get('msg', 'invalid value')}, found {describe(value)}", False
+
+
+def validate(model: type[BaseModel], doc: Document, error_cls: type[DiploError], *,
+             what: str):
+    """Validate a document against a model; raise `error_cls` for the first problem."""
+    if not isinstance(doc.data, dict):
+        raise error_cls(f"expected a mapping of {what} fields, found {describe(doc.data)}",
+                        file=doc.name, line=doc.position(())[0] or 1,
+                        column=doc.position(())[1] or 1)
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        errors = _problems(exc.errors(include_url=False))
+        path, message, at_key = explain_error(errors[0], model)
+        more = len(errors) - 1
+        if more:
+            message += f" (and {more} more problem{'s' * (more > 1)})"
+        raise doc.error(error_cls, message, path, key=at_key) from None

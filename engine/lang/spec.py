@@ -1,0 +1,168 @@
+"""The files of a rule pack as written: the manifest (pack.yaml) and rule files, as pydantic
+models that validate them, with the language's size limits."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ..model import Severity
+
+MANIFEST = "pack.yaml"
+
+
+TEST_SUFFIXES = (".test.yaml", ".test.yml")  # rule tests sit beside rules; never rules
+
+
+MAX_RULES = 20_000          # across rulesets of up to 4,000 (durable: 4,096 actions each)
+
+
+MAX_PATTERNS = 12           # durable joins at most 16 facts per rule
+
+
+MAX_LIST_VALUES = 100
+
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+PackName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+
+
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+SemVer = Annotated[str, StringConstraints(
+    pattern=r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")]
+
+
+Prose = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+
+
+ParamValue = (bool | int | Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+              | str | list[str])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class ParameterSpec(_Strict):
+    value: ParamValue
+    unit: Prose
+    description: Prose
+    source: Prose
+
+
+class CategorySpec(_Strict):
+    group: Ident
+    description: Prose
+
+
+class ConcernSpec(_Strict):
+    kind: Literal["risk", "strength"]
+    description: Prose
+
+
+class SectionSpec(_Strict):
+    heading: Prose
+    lines: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
+
+
+class GuidanceSpec(_Strict):
+    document: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    sections: dict[Slug, SectionSpec]
+
+
+VersionSpecifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ExtendsSpec(_Strict):
+    pack: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    version: VersionSpecifier | None = None
+
+
+class ParameterOverride(_Strict):
+    value: ParamValue
+    source: Prose
+
+
+class OverridesSpec(_Strict):
+    severity: dict[Annotated[str, StringConstraints(max_length=64)], Severity] = Field(
+        default_factory=dict)
+    parameters: dict[Ident, ParameterOverride] = Field(default_factory=dict)
+
+
+class Manifest(_Strict):
+    name: PackName
+    version: SemVer
+    description: Prose
+    diplo: VersionSpecifier | None = None
+    extends: Annotated[str, StringConstraints(min_length=1, max_length=300)] | ExtendsSpec \
+        | None = None
+    guidance: GuidanceSpec | None = None
+    categories: dict[Ident, CategorySpec] = Field(default_factory=dict)
+    concerns: dict[Ident, ConcernSpec] = Field(default_factory=dict)
+    parameters: dict[Ident, ParameterSpec] = Field(default_factory=dict)
+    disable: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list)
+    overrides: OverridesSpec = Field(default_factory=OverridesSpec)
+    rules: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=lambda: ["rules/*.yaml"])
+
+    @property
+    def base(self) -> ExtendsSpec | None:
+        if isinstance(self.extends, str):
+            return ExtendsSpec(pack=self.extends)
+        return self.extends
+
+
+Expression = Annotated[str, StringConstraints(min_length=1)] | int | float | bool
+
+
+class PatternSpec(_Strict):
+    fact: Ident
+    as_: Ident | None = Field(default=None, alias="as")
+    where: Annotated[str, StringConstraints(min_length=1)] | None = None
+
+
+class WhenSpec(_Strict):
+    fact: Ident | None = None
+    as_: Ident | None = Field(default=None, alias="as")
+    where: Annotated[str, StringConstraints(min_length=1)] | None = None
+    not_: PatternSpec | None = Field(default=None, alias="not")
+
+
+class DeriveSpec(_Strict):
+    fact: Ident
+    fields: dict[Ident, Expression] = Field(default_factory=dict)
+
+
+class ReportSpec(_Strict):
+    kind: Literal["risk", "strength"]
+    severity: Severity
+    concern: Ident
+    message: Prose
+    remediation: Prose | None = None
+
+
+class CitationSpec(_Strict):
+    section: Slug
+    quote: Prose
+
+
+class RuleSpec(_Strict):
+    id: RuleId
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Prose | None = None
+    when: list[WhenSpec] = Field(min_length=1, max_length=MAX_PATTERNS)
+    let: dict[Ident, Expression] = Field(default_factory=dict)
+    derive: DeriveSpec | None = None
+    report: ReportSpec | None = None
+    citation: CitationSpec
+
+
+class RuleFile(_Strict):
+    rules: list[RuleSpec] = Field(min_length=1)
