@@ -4,7 +4,7 @@ same run, with the reports checked identical.
     python bench/jobs.py [--cases 4000] [--seed 1] [--repeat 3] [--json FILE]
 
 The cases are generated as bench/bench.py generates them (the default pack), written as
-case files, and assessed with `engine.core.run.assess_files(paths, pack, jobs=N)`, the function
+case files, and assessed with `engine.api.assess_files(paths, pack, jobs=N)`, the function
 `diplo assess --jobs N` calls, from the files to the reports. With jobs=2 this process
 assesses too, beside one worker process, which starts Python and loads the packs first.
 The speed-up can only reach 2 on a machine with two idle cores. Beside it, the run measures
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import generate_cases, machine  # noqa: E402
 from engine import load_pack  # noqa: E402
-from engine.core.run import assess_files  # noqa: E402
+from engine.api import assess_files  # noqa: E402
 
 
 def _spin(n: int) -> int:

@@ -33,7 +33,7 @@ __all__ = ["assess", "load_case", "load_pack", "Case", "Finding", "Report", "Pac
 # The rest of the public API is imported on first use (PEP 562), so that a command that needs
 # little of diplo (`diplo --version`, `diplo pack list`) does not pay for the models, the pack
 # loader and the compiler at start-up: `from engine import assess` imports them then.
-_LAZY = {"assess": "core.run", "load_case": "core.run", "load_pack": "core.run",
+_LAZY = {"assess": "api", "load_case": "core.run", "load_pack": "core.run",
          "Case": "model", "Finding": "model", "Report": "model", "PackSet": "lang.pack"}
 
 

@@ -10,10 +10,8 @@ No click or printing here: the CLI passes the values it was given and renders th
 """
 from __future__ import annotations
 
-import functools
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -22,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ConfigError, DiploError, InputError, PackError, UsageError
 from .inputs.source import Document, read_text
+from .inputs.toml import key_positions, nearest_line, parse_toml
 from .inputs.validation import describe, did_you_mean, validate
 from .model import SEVERITIES
 
@@ -158,7 +157,7 @@ def _has_tool_table(pyproject: Path) -> bool:
     text = _read(pyproject, name)
     if "diplo" not in text:   # cheap: most pyproject.toml files never mention diplo
         return False
-    data = _parse(text, name)
+    data = parse_toml(text, name)
     return isinstance(data.get("tool"), dict) and "diplo" in data["tool"]
 
 
@@ -169,8 +168,8 @@ def read_config(path: str | Path) -> ProjectConfig:
     path = Path(path).expanduser()
     name = display_path(path)
     text = _read(path, name)
-    data = _parse(text, name)
-    keys, values = _positions(text)
+    data = parse_toml(text, name)
+    keys, values = key_positions(text)
     table: tuple = ()
     if path.name == PYPROJECT_NAME:
         table = TOOL_TABLE
@@ -180,7 +179,7 @@ def read_config(path: str | Path) -> ProjectConfig:
                               "are in [tool.diplo])", file=name)
         data = tool["diplo"]
         if not isinstance(data, dict):
-            line = _nearest(keys, TOOL_TABLE)
+            line = nearest_line(keys, TOOL_TABLE)
             raise ConfigError(f"expected a table of diplo settings, found {describe(data)}",
                               file=name, line=line, path="tool.diplo")
         keys = {k[2:]: v for k, v in keys.items() if k[:2] == TOOL_TABLE}
@@ -208,29 +207,6 @@ def _read(path: Path, name: str) -> str:
     except InputError as exc:
         raise ConfigError(exc.message, file=exc.file, line=exc.line, column=exc.column,
                           path=exc.path) from None
-
-
-_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-
-
-def _parse(text: str, name: str) -> dict:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        at = _TOML_AT.search(message)
-        line = column = None
-        if at:
-            line, column = int(at.group(1)), int(at.group(2))
-            message = message[:at.start()]
-        elif message.endswith("(at end of document)"):
-            message = message.removesuffix("(at end of document)").strip() + " at the end"
-            line = text.count("\n") + (0 if text.endswith("\n") else 1) or 1
-        message = message.rstrip(". ")
-        raise ConfigError(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=name,
-                          line=line, column=column) from None
-    except RecursionError:
-        raise ConfigError("invalid TOML: nested too deeply", file=name) from None
 
 
 def _check_keys(doc: Document, table: tuple) -> None:
@@ -272,84 +248,6 @@ def _show_path(path: tuple) -> str:
 
 
 # --- where each key is (tomllib gives no positions) ---------------------------------------
-
-_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
-_DOTTED = rf"{_KEY}(?:[ \t]*\.[ \t]*{_KEY})*"
-
-
-@functools.cache
-def _line_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    """Table headers, `key = value` lines and the keys of inline tables: compiled when a
-    configuration file is first read rather than at import (compiling them took a third of
-    this module's import time, and most runs read no configuration file)."""
-    return (re.compile(rf"^([ \t]*)\[\[?[ \t]*({_DOTTED})[ \t]*\]"),
-            re.compile(rf"^([ \t]*)({_DOTTED})[ \t]*=[ \t]*"),
-            re.compile(rf"([{{,][ \t]*)({_DOTTED})[ \t]*=[ \t]*"))
-
-
-def _key_path(text: str) -> tuple:
-    """A (dotted, maybe quoted) TOML key as the path it names, by asking tomllib."""
-    try:
-        data = tomllib.loads(f"{text} = 0")
-    except tomllib.TOMLDecodeError:
-        return ()
-    path: list = []
-    while isinstance(data, dict) and len(data) == 1:
-        key = next(iter(data))
-        path.append(key)
-        data = data[key]
-    return tuple(path)
-
-
-def _positions(text: str) -> tuple[dict, dict]:
-    """(keys, values): the 1-based (line, column) of each key path's first key and value.
-
-    A small scan of table headers, `key = value` lines and the keys of one-line inline
-    tables; enough to point at the line of every setting. Lines inside multi-line strings
-    are skipped."""
-    header_line, assign_line, inline_key = _line_patterns()
-    keys: dict[tuple, tuple[int, int]] = {}
-    values: dict[tuple, tuple[int, int]] = {}
-    table: tuple = ()
-    closing: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        if closing is not None:
-            if closing in line:
-                closing = None
-            continue
-        header = header_line.match(line)
-        if header:
-            table = _key_path(header.group(2))
-            at = (number, len(header.group(1)) + 1)
-            for end in range(1, len(table) + 1):   # [tool.diplo] places tool, too
-                keys.setdefault(table[:end], at)
-                values.setdefault(table[:end], at)
-            continue
-        assign = assign_line.match(line)
-        if not assign:
-            continue
-        path = table + _key_path(assign.group(2))
-        for end in range(len(table) + 1, len(path)):   # a.b = 1 places a, too
-            keys.setdefault(path[:end], (number, len(assign.group(1)) + 1))
-            values.setdefault(path[:end], (number, len(assign.group(1)) + 1))
-        keys.setdefault(path, (number, len(assign.group(1)) + 1))
-        values.setdefault(path, (number, assign.end() + 1))
-        rest = line[assign.end():]
-        for quote in ('"""', "'''"):
-            if rest.startswith(quote) and quote not in rest[3:]:
-                closing = quote
-        if rest.startswith("{"):
-            for inner in inline_key.finditer(rest):
-                sub = path + _key_path(inner.group(2))
-                keys.setdefault(sub, (number, assign.end() + inner.start(2) + 1))
-                values.setdefault(sub, (number, assign.end() + inner.end() + 1))
-    return keys, values
-
-
-def _nearest(positions: dict, path: tuple) -> int | None:
-    while path not in positions and path:
-        path = path[:-1]
-    return positions[path][0] if path in positions else None
 
 
 # --- the effective settings ---------------------------------------------------------------

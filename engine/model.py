@@ -103,11 +103,11 @@ class Case(_Strict):
 
 # --- the report -----------------------------------------------------------------------------
 
-class _Out(BaseModel):
+class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CaseRef(_Out):
+class CaseRef(FrozenModel):
     id: str
     title: str
     country: str
@@ -115,7 +115,7 @@ class CaseRef(_Out):
     source: str | None = None
 
 
-class PackRef(_Out):
+class PackRef(FrozenModel):
     name: str
     version: str
     extends: str | None = Field(default=None, description="the pack this one extends")
@@ -124,13 +124,13 @@ class PackRef(_Out):
         "(by a pack that extends it, a project configuration or the command line)")
 
 
-class SeverityChange(_Out):
+class SeverityChange(FrozenModel):
     default: Severity = Field(description="the severity the rule's own pack gives")
     by: str = Field(description="what changed it: a pack, a configuration file, the "
                                 "command line")
 
 
-class RiskCounts(_Out):
+class RiskCounts(FrozenModel):
     critical: int = 0
     high: int = 0
     medium: int = 0
@@ -138,17 +138,17 @@ class RiskCounts(_Out):
     info: int = 0
 
 
-class Summary(_Out):
+class Summary(FrozenModel):
     risks: RiskCounts
     strengths: int
 
 
-class Citation(_Out):
+class Citation(FrozenModel):
     section: str
     quote: str
 
 
-class Waived(_Out):
+class Waived(FrozenModel):
     """Why a finding is accepted: the waiver that applies to it (docs/review-workflows.md)."""
 
     reason: str
@@ -156,7 +156,7 @@ class Waived(_Out):
     expires: datetime.date
 
 
-class Finding(_Out):
+class Finding(FrozenModel):
     id: str
     rule: str
     pack: str
@@ -179,7 +179,7 @@ class Finding(_Out):
                                   "gives, or null")
 
 
-class WaiverEntry(_Out):
+class WaiverEntry(FrozenModel):
     """One waiver of a waivers file, as a report lists it, with the findings it matched."""
 
     line: int | None
@@ -194,7 +194,7 @@ class WaiverEntry(_Out):
                                 description="ids of the findings of this case it matches")
 
 
-class WaiversInfo(_Out):
+class WaiversInfo(FrozenModel):
     """The waivers that were applied to a report, those that expired, and those that match
     nothing in its case."""
 
@@ -204,7 +204,7 @@ class WaiversInfo(_Out):
     stale: list[WaiverEntry]
 
 
-class BaselineInfo(_Out):
+class BaselineInfo(FrozenModel):
     """The report's risks against a baseline report of the same case (by finding id)."""
 
     source: str
@@ -216,7 +216,7 @@ class BaselineInfo(_Out):
     resolved: list[str]
 
 
-class RuleInfo(_Out):
+class RuleInfo(FrozenModel):
     """One loaded rule, as `diplo rules list` shows it."""
 
     # built on first use: `diplo assess` never makes one
@@ -234,7 +234,7 @@ class RuleInfo(_Out):
     line: int | None
 
 
-class NearMiss(_Out):
+class NearMiss(FrozenModel):
     """A rule that did not fire because one numeric condition fell just short."""
 
     rule: str
@@ -249,7 +249,7 @@ class NearMiss(_Out):
     message: str
 
 
-class DerivedFact(_Out):
+class DerivedFact(FrozenModel):
     """A fact a rule derived while assessing, with what it rests on."""
 
     id: str
@@ -264,7 +264,7 @@ class DerivedFact(_Out):
     citation: Citation
 
 
-class Report(_Out):
+class Report(FrozenModel):
     """The assessment report (report format, version 1)."""
 
     schema_version: Literal[1] = 1

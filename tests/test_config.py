@@ -617,7 +617,7 @@ def test_an_empty_file_is_valid_and_sets_nothing(tmp_path):
 
 
 def test_keys_are_placed_by_a_scan_of_the_text(tmp_path):
-    from engine.config import _positions
+    from engine.inputs.toml import key_positions as _positions
     keys, values = _positions(textwrap.dedent("""\
         # a comment = not a key
         note = '''

@@ -9,7 +9,9 @@ from click.testing import CliRunner
 
 from engine import assess, load_case, load_pack
 from engine.cli import main
-from engine.analysis.explain import changed_case, near_misses, proof, remedies, why_not
+from engine.analysis.proof import proof
+from engine.analysis.remedies import changed_case, remedies
+from engine.analysis.whynot import near_misses, why_not
 
 from conftest import ROOT, make_case, param, rule
 

@@ -136,9 +136,9 @@ def test_a_parameter_override_decides_a_contradiction(tmp_path):
 # --- engine limits, with the limits lowered so that a small pack reaches them -------------------
 
 def test_near_the_per_field_and_shared_first_condition_limits(tmp_path, monkeypatch):
-    import engine.core.compile
-    monkeypatch.setattr(engine.core.compile, "MAX_TESTS_PER_FIELD", 10)
-    monkeypatch.setattr(engine.core.compile, "MAX_SHARED_JOIN_HEADS", 4)
+    import engine.core.translate
+    monkeypatch.setattr(engine.core.translate, "MAX_TESTS_PER_FIELD", 10)
+    monkeypatch.setattr(engine.core.translate, "MAX_SHARED_JOIN_HEADS", 4)
     # 9 distinct values tested on line_item.amount; 4 joins that start with the case fact
     rules = [rule(f"L-{i}", [{"fact": "line_item", "where": f"amount > {i}"}],
                   report={"severity": "low"}) for i in range(9)]

@@ -14,7 +14,8 @@ import yaml
 from engine import assess, formats, load_case, load_pack
 from engine.analysis.edit import with_values
 from engine.errors import UsageError
-from engine.analysis.whatif import Assessment, compare, compare_assessments, sweep, whatif
+from engine.analysis.sweep import sweep
+from engine.analysis.whatif import Assessment, compare, compare_assessments, whatif
 
 from conftest import BASE_CASE, make_case, param, rule, run_cli, write_pack
 

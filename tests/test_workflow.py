@@ -21,7 +21,7 @@ from engine import load_pack
 from engine.review.baseline import load_baseline
 from engine.errors import BaselineError, CaseError, DiploError, WaiverError
 from engine.cli import main
-from engine.core.run import assess_files
+from engine.api import assess_files
 from engine.review.waivers import apply_waivers, load_waivers
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""What-if analyses: compare two assessments, assess a changed case, sweep one input.
+"""What-if analyses: compare two assessments, and assess a changed case (sweeps: sweep.py).
 
 Every answer here comes from assessing again with the same compiled rules (`run.assess`); nothing
 predicts what a rule would say. A finding's causes are found by provenance: its `inputs`, and
@@ -7,34 +7,26 @@ read; those whose values differ between the two cases are its causes.
 """
 from __future__ import annotations
 
-import math
-import types
-import typing
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from ..core import run
-from ..errors import DiploError, UsageError
-from ..inputs.validation import did_you_mean
+from ..errors import UsageError
 from ..lang.pack import PackSet
 from ..model import (
     SEVERITIES,
     Case,
     CaseRef,
     Finding,
+    FrozenModel,
     PackRef,
     Report,
     Severity,
     Summary,
-    _Out,
 )
 from .edit import (
     case_data,
     entry_key,
-    get_value,
     id_path,
     parse_path,
     parse_value,
@@ -42,14 +34,13 @@ from .edit import (
     with_values,
 )
 
-MAX_STEPS = 1000
 _CASE_FIELDS = tuple(Case.model_fields)
 
 # In every model below a value of None means "absent": case data never holds null, because
 # absent optional fields are left out of it rather than written as null.
 
 
-class FieldChange(_Out):
+class FieldChange(FrozenModel):
     """One case field whose value differs between the base and the proposal."""
 
     path: str
@@ -57,7 +48,7 @@ class FieldChange(_Out):
     proposal: Any = None
 
 
-class ParameterChange(_Out):
+class ParameterChange(FrozenModel):
     """One pack parameter whose value differs (`PACK.NAME`)."""
 
     name: str
@@ -65,7 +56,7 @@ class ParameterChange(_Out):
     proposal: Any = None
 
 
-class FindingChange(_Out):
+class FindingChange(FrozenModel):
     id: str
     rule: str
     pack: str
@@ -82,7 +73,7 @@ class FindingChange(_Out):
     parameter_causes: list[ParameterChange]
 
 
-class Comparison(_Out):
+class Comparison(FrozenModel):
     """What changes between two assessments, and which differing inputs each change rests on."""
 
     base: CaseRef
@@ -351,245 +342,3 @@ def whatif(case: Case, pack: PackSet | None = None, sets: dict[str, object] | No
 def _position(path: str, data: dict) -> str:
     from ..inputs.source import format_path
     return format_path(parse_path(path, data))
-
-
-# --- sweep ------------------------------------------------------------------------------------
-
-class SweepFinding(_Out):
-    id: str
-    rule: str
-    kind: Literal["risk", "strength"]
-    title: str
-
-
-class SweepStep(_Out):
-    value: float | int
-    verdict: Literal["pass", "warn", "fail"] | None
-    findings: dict[str, Severity] | None   # finding id -> severity; None when invalid
-    error: str | None = None
-
-
-class Switch(_Out):
-    """Where a finding switches on or off, or changes severity, between two steps."""
-
-    finding: str
-    title: str
-    before: Severity | None     # None: off
-    after: Severity | None
-    at: float | int             # the first value at which `after` holds, rounded
-    last_before: float | int    # a value, next to `at`, at which `before` still holds
-    exact: bool                 # False when a value in between makes the case invalid
-
-
-class Sweep(_Out):
-    case: CaseRef
-    packs: list[PackRef]
-    path: str
-    original: Any = None
-    start: float | int
-    stop: float | int
-    steps: int
-    tolerance: float
-    findings: list[SweepFinding]
-    rows: list[SweepStep]
-    switches: list[Switch]
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=2) + "\n"
-
-
-class _Invalid(str):
-    """The error that makes the case invalid at a value (a state of its own)."""
-
-
-def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float,
-          steps: int = 10, params: dict | None = None) -> Sweep:
-    """Assess `case` at `steps`+1 evenly spaced values of the field at `path`, from `start` to
-    `stop`, and find by bisection where each finding switches between neighbouring steps."""
-    if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise UsageError(f"the number of steps must be 1 to {MAX_STEPS}", path="--steps")
-    for name, value in (("--from", start), ("--to", stop)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise UsageError(f"{value!r} is not a finite number", path=name)
-    pack = with_params(pack, params)
-    data = case_data(case)
-    integer = _numeric_field(parse_path(path, data), path)
-    tolerance = max(1e-6 * abs(stop - start), 0.01)
-    if integer:
-        tolerance = max(tolerance, 1.0)
-
-    def clean(value: float):
-        return int(round(value)) if integer else float(f"{value:.12g}")
-
-    known: dict[str, SweepFinding] = {}
-    states: dict[float, dict[str, str] | _Invalid] = {}
-    verdicts: dict[float, str] = {}
-
-    def state(value):
-        if value not in states:
-            try:
-                report = run.assess(with_values(case, {path: value}), pack)
-            except DiploError as exc:
-                where = f"{exc.path}: " if exc.path and exc.path != path else ""
-                states[value] = _Invalid(where + exc.message)
-            else:
-                for f in report.findings:
-                    known.setdefault(f.id, SweepFinding(id=f.id, rule=f.rule, kind=f.kind,
-                                                        title=f.title))
-                states[value] = {f.id: f.severity for f in report.findings}
-                verdicts[value] = report.verdict
-        return states[value]
-
-    values = [clean(start + (stop - start) * i / steps) for i in range(steps + 1)]
-    values[0], values[-1] = clean(start), clean(stop)
-    for value in values:
-        state(value)
-    worst: dict[str, str] = {}
-    for value in values:
-        if not isinstance(states[value], _Invalid):
-            for fid, severity in states[value].items():
-                if SEVERITIES.index(severity) >= SEVERITIES.index(worst.get(fid, "info")):
-                    worst[fid] = severity
-    columns = sorted(worst, key=lambda fid: _column_order(known[fid], worst[fid]))
-
-    switches: list[tuple[int, Switch]] = []
-    for i, (a, b) in enumerate(zip(values, values[1:])):
-        sa, sb = state(a), state(b)
-        if isinstance(sa, _Invalid) or isinstance(sb, _Invalid) or sa == sb or a == b:
-            continue
-        for fid in sorted(set(sa) | set(sb)):
-            if sa.get(fid) != sb.get(fid):
-                for switch in _bisect(fid, a, b, state, tolerance, integer, known):
-                    switches.append((i, switch))
-
-    direction = 1 if stop >= start else -1
-    switches.sort(key=lambda item: (item[0], direction * item[1].at,
-                                    columns.index(item[1].finding)
-                                    if item[1].finding in columns else len(columns)))
-    rows = []
-    for value in values:
-        found = states[value]
-        if isinstance(found, _Invalid):
-            rows.append(SweepStep(value=value, verdict=None, findings=None, error=str(found)))
-        else:
-            rows.append(SweepStep(value=value, verdict=verdicts[value], findings=dict(
-                sorted(found.items(), key=lambda kv: columns.index(kv[0])))))
-    original = get_value(data, parse_path(path, data))
-    return Sweep(case=CaseRef(id=case.id, title=case.title, country=case.country,
-                              fiscal_year=case.fiscal_year, source=case.source),
-                 packs=run.pack_refs(pack),
-                 path=path, original=original, start=clean(start), stop=clean(stop),
-                 steps=steps, tolerance=tolerance, findings=[known[c] for c in columns],
-                 rows=rows, switches=[s for _, s in switches])
-
-
-def _column_order(finding: SweepFinding, severity: str):
-    # as reports order findings: risks first, the most severe first
-    return (finding.kind != "risk", -SEVERITIES.index(severity), finding.rule, finding.id)
-
-
-def _bisect(fid: str, a, b, state, tolerance: float, integer: bool, known) -> list[Switch]:
-    """Every switch of one finding between two valid steps a and b (in sweep order)."""
-    target = state(b).get(fid)
-    lo, before = a, state(a).get(fid)
-    switches: list[Switch] = []
-    # a finding can pass through several states between two steps (off -> medium -> high);
-    # each is found in turn, from the previous switch onwards
-    for _ in range(len(SEVERITIES) + 2):
-        hi, exact = b, True
-        # ten times finer than promised, so that a round value within the tolerance of the
-        # exact point can be chosen on either side of the bisection's last interval
-        while abs(hi - lo) > (tolerance if integer else tolerance / 10):
-            mid = (lo + hi) / 2
-            if integer:
-                mid = int(math.floor(mid) if hi > lo else math.ceil(mid))
-                if mid in (lo, hi):
-                    break
-            found = state(mid)
-            if isinstance(found, _Invalid):
-                exact = False
-                break
-            if found.get(fid) == before:
-                lo = mid
-            else:
-                hi = mid
-        after = state(hi).get(fid)
-        at, last = _round_switch(fid, lo, hi, before, after, state, integer, tolerance)
-        switches.append(Switch(finding=fid, title=known[fid].title if fid in known else fid,
-                               before=before, after=after, at=at, last_before=last,
-                               exact=exact))
-        if after == target or not exact:
-            break
-        lo, before = hi, after
-    return switches
-
-
-def _round_switch(fid, lo, hi, before, after, state, integer, tolerance):
-    """The switch point, rounded: the first value past `lo` with the fewest decimals, within
-    the tolerance of `lo` (so of the exact point, which lies in (lo, hi]), at which `after`
-    holds, checked by assessing there; with the round value before it, where `before` still
-    holds. Falls back on the bisection's own values when the checks fail."""
-    if integer or lo == hi:
-        return hi, lo
-    up = hi > lo
-    step = Decimal(1) if up else Decimal(-1)
-    reach = lo + tolerance if up else lo - tolerance
-    first = math.floor(-math.log10(tolerance)) - 1
-    for decimals in range(first, first + 16):
-        quantum = Decimal(1).scaleb(-decimals)
-        candidate = Decimal(repr(float(lo))).quantize(
-            quantum, rounding=ROUND_FLOOR if up else ROUND_CEILING) + step * quantum
-        while (float(candidate) <= reach) if up else (float(candidate) >= reach):
-            found = state(float(candidate))
-            if _holds(found, fid, after):
-                at = float(candidate)
-                last = float(candidate - step * quantum)
-                return at, last if last == lo or _holds(state(last), fid, before) else lo
-            if not _holds(found, fid, before):
-                return hi, lo   # a third state: no round value to trust
-            lo = float(candidate)
-            candidate += step * quantum
-    return hi, lo
-
-
-def _holds(found, fid: str, severity) -> bool:
-    return not isinstance(found, _Invalid) and found.get(fid) == severity
-
-
-def _numeric_field(parts: tuple, path: str) -> bool:
-    """Checks that `parts` names a number field of the case format; True for whole numbers."""
-    model: Any = Case
-    annotation: Any = None
-    for part in parts:
-        if isinstance(part, int):
-            if typing.get_origin(annotation) is not list:
-                raise UsageError("is not a list", path=path)
-            annotation = typing.get_args(annotation)[0]
-            model = annotation
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise UsageError(f"'{part}' is inside a value, not a field", path=path)
-        info = model.model_fields.get(part)
-        if info is None:
-            raise UsageError(f"unknown field '{part}'{did_you_mean(part, model.model_fields)}",
-                             path=path)
-        annotation = _unwrap(info.annotation)
-        model = annotation
-    if annotation in (int, float):
-        return annotation is int
-    raise UsageError("is not a number field; only numbers can be swept", path=path)
-
-
-def _unwrap(annotation):
-    """`Amount | None` -> float; `list[LineItem]` stays a list."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation

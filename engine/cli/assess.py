@@ -109,7 +109,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     --pack, --param, --disable, --severity, --fail-on, --format and --waivers; the command
     line wins. `diplo config` shows the settings in effect.
     """
-    from ..core.run import assess_each
+    from ..api import assess_each
     from ..review import waivers as waiver_files
     from ..review.gate import Entry, render, review, write_atomically
     if waivers_file is not None and no_waivers:

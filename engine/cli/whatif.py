@@ -104,7 +104,7 @@ def sweep(case, path, start, stop, steps, packs, params, format_name):
     A value that makes the case invalid is reported for its step. Exit status: 0 swept,
     2 bad input, 3 an internal error.
     """
-    from ..analysis.whatif import sweep as run_sweep
+    from ..analysis.sweep import sweep as run_sweep
     from ..core.run import load_case
     formats.renderer(format_name, "sweep")
     pack = load_packs(packs, params)

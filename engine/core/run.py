@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
 from pathlib import Path
-from typing import Callable
 
-from ..errors import CaseError, DiploError, UsageError
+from ..errors import CaseError, UsageError
 from ..inputs.case import check_case, load_case_document
 from ..lang import loader
 from ..lang.pack import PackSet
@@ -71,13 +69,10 @@ def load_case(path: str | Path, pack: PackSet | None = None) -> Case:
     return load_case_document(path, pack.categories)
 
 
-def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False,
-           near_miss: float | None = None) -> Report:
+def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False) -> Report:
     """Assess one case with a compiled pack set (the default pack when none is given).
-
-    `explain` adds every derived fact with its provenance; `near_miss` (a margin such as 0.2)
-    adds the rules that did not fire because one numeric condition fell short by at most that
-    share of its threshold."""
+    `explain` adds every derived fact with its provenance. (Near misses are added by
+    engine.api.assess, which the package exports.)"""
     if not isinstance(case, Case):
         raise UsageError(f"assess() takes a Case (see load_case), not {type(case).__name__}")
     pack = pack or default_pack()
@@ -90,13 +85,7 @@ def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False,
         outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
     except CaseError as exc:
         raise exc.located(file=case.source or f"case {case.id}") from None
-    if near_miss is None:
-        return build_report(case, pack, outcome, explain=explain)
-    from ..analysis.explain import near_misses
-    full = build_report(case, pack, outcome, explain=True)
-    report = full if explain else full.model_copy(update={"facts": None})
-    return report.model_copy(update={"near_misses": near_misses(case, pack, full,
-                                                                margin=near_miss)})
+    return build_report(case, pack, outcome, explain=explain)
 
 
 def _finding_order(finding: Finding):
@@ -201,131 +190,3 @@ def parse_assignments(assignments, option: str, what: str = "NAME", convert=str)
 def parse_params(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
     """`--param NAME=VALUE` options (values are converted to each parameter's type on load)."""
     return parse_assignments(assignments, "--param")
-
-
-def assess_files(paths: list[str], pack: PackSet | None = None, *,
-                 explain: bool = False, near_miss: float | None = None, jobs: int = 1,
-                 on_error: Callable[[str, DiploError], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[Report]:
-    """Assess case files, each read, validated and assessed on its own, so that one invalid
-    file does not stop the others; the reports come in the order of `paths`.
-
-    An invalid file's error goes to `on_error(path, error)` (in the order of `paths`) and the
-    file has no report. Without `on_error`, the first error is raised: a caller that does not
-    ask about invalid files never gets a list that silently lacks one.
-
-    `jobs` above 1 assesses in that many worker processes, each of which loads the packs once;
-    the reports are the same as one at a time. The workers are spawned, so a script that calls
-    this with `jobs` above 1 keeps its own work under `if __name__ == "__main__":`, as
-    multiprocessing requires. `progress(done)` is called as files end.
-    """
-    reports = []
-    outcomes = assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
-                           progress=progress, stop_at_error=on_error is None)
-    for path, (report, error) in zip(paths, outcomes):
-        if error is None:
-            reports.append(report)
-        elif on_error is None:
-            raise error
-        else:
-            on_error(str(path), error)
-    return reports
-
-
-def assess_each(paths: list[str], pack: PackSet | None = None, *,
-                explain: bool = False, near_miss: float | None = None, jobs: int = 1,
-                progress: Callable[[int], None] | None = None, stop_at_error: bool = False
-                ) -> list[tuple[Report | None, DiploError | None]]:
-    """(report, None) or (None, error) for each path, in the order of `paths`; see
-    assess_files. `stop_at_error` ends the run at the first invalid file, when nothing after
-    it is wanted (one process only; workers finish the batch)."""
-    pack = pack or default_pack()
-    paths = [str(path) for path in paths]
-    if jobs > 1 and len(paths) > 1:
-        return _assess_in_workers(paths, pack, min(jobs, len(paths)), explain, near_miss,
-                                  progress)
-    outcomes = []
-    for done, path in enumerate(paths, 1):
-        outcomes.append(_assess_file(path, pack, explain, near_miss))
-        if stop_at_error and outcomes[-1][1] is not None:
-            break
-        if progress is not None:
-            progress(done)
-    return outcomes
-
-
-def _assess_file(path: str, pack: PackSet, explain: bool, near_miss: float | None
-                 ) -> tuple[Report | None, DiploError | None]:
-    try:
-        return assess(load_case(path, pack), pack, explain=explain, near_miss=near_miss), None
-    except DiploError as exc:
-        return None, exc
-
-
-def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
-    """`jobs` processes assess the files: this one and jobs - 1 workers. This process
-    already has the packs loaded, so it works from the first moment (a worker first starts
-    Python and loads them), and takes a chunk whenever no worker is free."""
-    origin = getattr(pack, "origin", None)
-    if origin is None:
-        raise UsageError("assessing in several processes needs a pack from engine.load_pack()")
-    # a case takes milliseconds: files go in chunks, so that sending work and results does not
-    # cost more than the work; small enough chunks keep the workers even and progress moving
-    size = max(1, min(16, len(paths) // (jobs * 4)))
-    pending = deque(enumerate(paths[i:i + size] for i in range(0, len(paths), size)))
-    results: dict[int, list] = {}
-    # spawn, not fork: a forked child would inherit the locks of the caller's other threads
-    # (assess_files may run in a threaded program) and the rule engine's native state
-    import multiprocessing  # here, not at the top: only a batch in workers needs them
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    context = multiprocessing.get_context("spawn")
-    done = 0
-
-    def finished(index: int, outcomes: list) -> None:
-        nonlocal done
-        results[index] = outcomes
-        done += len(outcomes)
-        if progress is not None:
-            progress(done)
-
-    with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start_worker,
-                             initargs=(origin,)) as pool:
-        running: dict = {}
-        try:
-            while pending or running:
-                # two chunks per worker, so that a worker never waits while this process works
-                while pending and len(running) < 2 * (jobs - 1):
-                    index, chunk = pending.popleft()
-                    running[pool.submit(_assess_in_worker, chunk, explain, near_miss)] = index
-                if pending:
-                    index, chunk = pending.popleft()
-                    finished(index, [_assess_file(path, pack, explain, near_miss)
-                                     for path in chunk])
-                    ready = [f for f in running if f.done()]
-                else:
-                    ready = wait(running, return_when=FIRST_COMPLETED).done
-                for future in ready:
-                    finished(running.pop(future), future.result())
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
-    return [outcome for index in sorted(results) for outcome in results[index]]
-
-
-_worker_pack: PackSet | None = None
-
-
-def _start_worker(origin: dict) -> None:
-    global _worker_pack
-    # Ctrl-C reaches the whole process group: the parent stops the batch and says so once,
-    # instead of every worker printing a traceback
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_pack = load_pack(*origin["specs"], params=origin["params"] or None,
-                             disable=origin["disable"] or None,
-                             severity=origin["severity"] or None)
-
-
-def _assess_in_worker(paths: list[str], explain: bool, near_miss: float | None):
-    return [_assess_file(path, _worker_pack, explain, near_miss) for path in paths]
