@@ -232,6 +232,7 @@ class RuleInfo(FrozenModel):
     title: str
     file: str
     line: int | None
+    tags: list[str] = Field(default_factory=list)   # as the rule file gives them, in order
 
 
 class NearMiss(FrozenModel):
