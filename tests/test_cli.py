@@ -139,11 +139,11 @@ def test_empty_folder_is_an_error(tmp_path):
     assert_usage_error(run("assess", str(tmp_path)), "diplo: error: ", str(tmp_path), "no .yaml")
 
 
-def test_invalid_case_among_valid_ones_is_reported_and_the_valid_ones_decide(tmp_path):
+def test_invalid_case_among_valid_ones_is_reported_and_fails_the_run(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / BALANCED).read_text().replace("amount: 150", "amount: -150"))
     result = run("assess", ALLY, str(bad), BALANCED, "--format", "json")
-    assert result.exit_code == 1  # ALLY's high risks; the invalid file is on stderr
+    assert result.exit_code == 2  # the valid ones are reported; the gate never passes over bad
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
     for word in ("diplo: error: ", str(bad), "line_items[4].amount", ">= 0"):

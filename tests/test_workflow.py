@@ -408,7 +408,7 @@ def test_quoted_globs_are_expanded():
 
 def test_a_pattern_that_matches_nothing_is_an_error_but_not_the_end():
     result = run("assess", "nowhere/*.yaml", BALANCED, "--format", "json")
-    assert result.exit_code == 0  # the case that could be assessed decides
+    assert result.exit_code == 2  # the other case is reported, but the batch is not whole
     assert result.stderr == ("diplo: error: nowhere/*.yaml: the pattern matches no .yaml, "
                              ".yml or .json case files\n")
     assert json.loads(result.stdout)["case"]["source"] == BALANCED
@@ -421,16 +421,16 @@ def test_invalid_files_in_a_batch(tmp_path, jobs):
     missing = tmp_path / "missing.yaml"
     args = [ALLY, bad, BALANCED, missing, ONE_HIGH]
     result = run("assess", *args, "--jobs", jobs, "--format", "json")
-    assert result.exit_code == 1  # the assessed cases decide: ALLY has high risks
+    assert result.exit_code == 2  # reported in full, but a gate never passes over bad files
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(l.startswith("diplo: error: ") for l in lines)
     assert f"{bad}:19:" in lines[0] and "line_items[4].amount" in lines[0]
     assert f"{missing}: no such file" in lines[1]
     assert [r["case"]["source"] for r in json.loads(result.stdout)] == [
         ALLY, BALANCED, ONE_HIGH]
-    assert run("assess", *args, "--jobs", jobs, "--exit-zero").exit_code == 0
-    # only when nothing could be assessed is the status 2
+    assert run("assess", *args, "--jobs", jobs, "--exit-zero").exit_code == 2
     assert run("assess", bad, missing, "--jobs", jobs).exit_code == 2
+    assert run("assess", ALLY, BALANCED, ONE_HIGH, "--jobs", jobs).exit_code == 1
 
 
 def test_the_library_reports_invalid_files_in_order_or_raises_the_first(tmp_path):
@@ -453,7 +453,7 @@ def test_a_batch_ends_with_a_summary_table(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\n", encoding="utf-8")
     result = run("assess", ALLY, bad, BALANCED)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.stdout.splitlines()
     head = next(i for i, l in enumerate(lines) if l.startswith("case "))
     assert lines[head].split() == ["case", "verdict", "gate", "critical", "high", "medium",
@@ -540,7 +540,7 @@ def test_output_into_a_missing_folder_is_an_error(tmp_path):
 def test_output_with_an_invalid_case_writes_the_valid_reports(tmp_path):
     target = tmp_path / "report.json"
     result = run("assess", ALLY, tmp_path / "missing.yaml", "--format", "json", "-o", target)
-    assert result.exit_code == 1 and result.stdout == ""
+    assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "no such file" in result.stderr
     assert json.loads(target.read_text())["case"]["source"] == ALLY
 

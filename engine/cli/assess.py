@@ -72,7 +72,8 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
                    "fail-on replaces the default.")
 @click.option("--exit-zero", is_flag=True,
               help="Exit with status 0 even when a risk reaches --fail-on (for reports that "
-                   "must not stop a pipeline); invalid input still exits with 2.")
+                   "must not stop a pipeline); a case that cannot be read, or other invalid "
+                   "input, still exits with 2.")
 @click.option("--explain", is_flag=True,
               help="Include every derived fact (with its rule and inputs) in the report.")
 @click.option("--details", is_flag=True,
@@ -101,9 +102,9 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     pattern, quoted or not, the cases it matches).
 
     Exit status: 0 no risk at or above --fail-on (waived and, with --baseline, known risks
-    aside), 1 at least one, 2 nothing assessed (bad usage, an invalid pack, waivers or baseline
-    file, or no valid case; an invalid case among valid ones is reported on stderr and the
-    others decide the status), 3 an internal error.
+    aside), 1 at least one, 2 a case could not be read or validated (the others are still
+    assessed and reported in full; this wins over 0 and 1, even with --exit-zero), or bad usage,
+    an invalid pack, waivers or baseline file, 3 an internal error.
 
     A project configuration file (diplo.toml, or [tool.diplo] in pyproject.toml) may set
     --pack, --param, --disable, --severity, --fail-on, --format and --waivers; the command
@@ -150,19 +151,19 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
             report = review(report, waivers=waivers, baseline=baseline, day=day)
         batch.append(Entry(item, report=report, error=error))
     reports = [entry.report for entry in batch if entry.report is not None]
-    for entry in batch:
-        if entry.error is not None:
-            print_error(str(entry.error))
+    unreadable = [entry for entry in batch if entry.error is not None]
+    for entry in unreadable:
+        print_error(str(entry.error))
 
-    if reports:
-        text = render(format_name, reports, details=details, fail_on=fail_on, batch=batch)
+    text = render(format_name, reports, details=details, fail_on=fail_on, batch=batch)
+    if text:
         if output:
             write_atomically(output, text)
         else:
             click.echo(text, nl=False)
-    if not reports:
-        sys.exit(EXIT_ERROR)  # nothing assessed
-    # an invalid file among valid ones is reported on stderr (and in the batch summary); the
-    # status is the gate's over the cases that could be assessed
+    # a gate never passes over a case it could not read: the others are reported in full, but
+    # the status says that the batch was not checked whole
+    if unreadable or not reports:
+        sys.exit(EXIT_ERROR)
     failed = any(r.fails_gate(fail_on) for r in reports) and not exit_zero
     sys.exit(EXIT_FAIL if failed else EXIT_OK)

@@ -77,20 +77,38 @@ def _failure_text(findings) -> str:
     return "\n".join(lines)
 
 
+def _errored_suite(root, error: DiploError) -> None:
+    """A case file that could not be read or validated: a suite of one errored test, so that a
+    CI test report shows the batch as broken, not as passed."""
+    name = error.file or "case"
+    suite = ET.SubElement(root, "testsuite", name=_text(name), tests="1", failures="0",
+                          errors="1", skipped="0", time="0")
+    test = ET.SubElement(suite, "testcase", name="read and validate the case",
+                         classname=_text(name), time="0")
+    if error.file:
+        test.set("file", _text(error.file))
+        if error.line:
+            test.set("line", str(error.line))
+    failed = ET.SubElement(test, "error", type="invalid-case", message=_text(str(error)))
+    failed.text = _text(str(error))
+
+
 @register
 class JunitFormat:
     name = "junit"
     description = ("JUnit XML, for CI test reports: a testsuite per case, a testcase per rule, "
                    "failed at --fail-on")
 
+    shows_unreadable = True   # a case file that could not be read: an errored test
+
     def reports(self, reports, *, details=False, fail_on: str = "high", rules=None,
-                **options) -> str:
+                unreadable=(), **options) -> str:
         """`rules`: the RuleInfo list of the loaded packs (`engine.run.list_rules(pack)`);
         when not given, the packs named in the reports are loaded again (`loaded_rules`)."""
         if fail_on not in SEVERITIES:
             raise UsageError(f"fail_on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}",
                              path="--fail-on")
-        if rules is None:
+        if rules is None and reports:
             rules = loaded_rules(reports)
         complete = rules is not None
         root = ET.Element("testsuites", name="diplo")
@@ -143,9 +161,11 @@ class JunitFormat:
             suite.set("time", "0")
             total_tests += len(keys)
             total_failures += failures
-        root.set("tests", str(total_tests))
+        for error in unreadable:
+            _errored_suite(root, error)
+        root.set("tests", str(total_tests + len(unreadable)))
         root.set("failures", str(total_failures))
-        root.set("errors", "0")
+        root.set("errors", str(len(unreadable)))
         root.set("time", "0")
         ET.indent(root)
         return ('<?xml version="1.0" encoding="UTF-8"?>\n'

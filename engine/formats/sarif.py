@@ -145,13 +145,32 @@ def _baseline_state(report, finding) -> str | None:
     return "unchanged"
 
 
-def _log(rules: list[dict], results: list[dict], packs: list, properties: dict | None) -> str:
+def _notification(error: DiploError) -> dict:
+    """A case file that could not be read or validated, as a tool execution notification:
+    code scanning shows the run as failed with the reason, located in the file."""
+    notification: dict = {"level": "error", "message": {"text": str(error)}}
+    if error.file:
+        region = {"startLine": error.line} if error.line else {}
+        if error.line and error.column:
+            region["startColumn"] = error.column
+        location: dict = {"artifactLocation": {"uri": artifact_uri(error.file)}}
+        if region:
+            location["region"] = region
+        notification["locations"] = [{"physicalLocation": location}]
+    return notification
+
+
+def _log(rules: list[dict], results: list[dict], packs: list, properties: dict | None,
+         unreadable: list | None = None) -> str:
     driver = {"name": "diplo", "version": __version__, "semanticVersion": __version__,
               "rules": rules}
     tool: dict = {"driver": driver}
     if packs:
         tool["extensions"] = [{"name": name, "version": version} for name, version in packs]
     run: dict = {"tool": tool, "columnKind": "unicodeCodePoints", "results": results}
+    if unreadable:
+        run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": [
+            _notification(error) for error in unreadable]}]
     if properties:
         run["properties"] = properties
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
@@ -162,8 +181,9 @@ def _log(rules: list[dict], results: list[dict], packs: list, properties: dict |
 class SarifFormat:
     name = "sarif"
     description = "SARIF 2.1.0, for code scanning: one result per risk, located in the case file"
+    shows_unreadable = True   # case files that could not be read: tool execution notifications
 
-    def reports(self, reports, *, details=False, **options) -> str:
+    def reports(self, reports, *, details=False, unreadable=(), **options) -> str:
         locator = CaseLocator()
         first: dict[str, object] = {}
         remedies: dict[str, set] = {}
@@ -220,7 +240,8 @@ class SarifFormat:
         cases = [{"id": r.case.id, "source": r.case.source, "verdict": r.verdict,
                   "risks": r.summary.risks.model_dump(), "strengths": r.summary.strengths}
                  for r in reports]
-        return _log([descriptors[rid] for rid in order], results, packs, {"cases": cases})
+        return _log([descriptors[rid] for rid in order], results, packs, {"cases": cases},
+                    list(unreadable))
 
     def rules(self, rules) -> str:
         """The rules that report risks, as a SARIF log with no results (for importing rule metadata

@@ -53,6 +53,10 @@ def render(format_name: str, reports: list[Report], *, details: bool, fail_on: s
     baselines: in the table format, notes after each report and, for a batch of more than one
     case, a summary table; in the markdown format, a section at the end."""
     fmt = formats.get(format_name)
+    unreadable = [entry.error for entry in batch or () if entry.error is not None]
+    if not reports and not (unreadable and getattr(fmt, "shows_unreadable", False)):
+        return ""   # nothing assessed: the errors are on stderr
+    options = {"unreadable": unreadable} if unreadable else {}
     reviewed = any(r.waivers or r.baseline for r in reports)
     if format_name == "table" and reviewed:
         # the table format's text is its reports' blocks joined by a blank line, so rendering
@@ -60,9 +64,11 @@ def render(format_name: str, reports: list[Report], *, details: bool, fail_on: s
         text = "\n".join(fmt.reports([r], details=details, fail_on=fail_on)
                          + _table_notes(r, fail_on) for r in reports)
     else:
-        text = fmt.reports(reports, details=details, fail_on=fail_on) if reports else ""
+        text = fmt.reports(reports, details=details, fail_on=fail_on, **options)
     if format_name == "markdown" and reviewed:
         text += _markdown_notes(reports)
+    if format_name == "markdown" and unreadable:
+        text += _markdown_unreadable(unreadable)
     if format_name == "table" and batch is not None and len(batch) > 1:
         text += ("\n" if text else "") + summary_table(batch, fail_on)
     return text
@@ -170,6 +176,19 @@ def _markdown_notes(reports: list[Report]) -> str:
                 lines.append("")
                 lines += [f"- {status}: `{text}`" for status, text in rows]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_unreadable(errors: list[DiploError]) -> str:
+    lines = ["", "### Cases that could not be assessed", "",
+             f"The gate fails: {len(errors)} case file{'s' * (len(errors) != 1)} could not be "
+             "read or validated, so the batch was not checked whole.", ""]
+    lines += [f"- `{_code_text(str(error))}`" for error in errors]
+    return "\n".join(lines) + "\n"
+
+
+def _code_text(text: str) -> str:
+    # inside a code span a backtick would end it early; the error text is shown, not parsed
+    return text.replace("`", "'")
 
 
 def summary_table(batch: list[Entry], fail_on: str) -> str:
