@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent / "engine"
 LAYERS: list[tuple[str, ...]] = [
     ("engine._version", "engine.errors", "engine.model"),
     ("engine.inputs",),
-    ("engine.lang",),
+    ("engine.lang", "engine.docs"),
     ("engine.core",),
     ("engine.formats",),
     ("engine.analysis", "engine.review", "engine.authoring"),
