@@ -149,7 +149,7 @@ class Citation(FrozenModel):
 
 
 class Waived(FrozenModel):
-    """Why a finding is accepted: the waiver that applies to it (docs/review-workflows.md)."""
+    """Why a finding is accepted: the waiver that applies (`diplo docs review-workflows`)."""
 
     reason: str
     owner: str

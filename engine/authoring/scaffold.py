@@ -120,7 +120,7 @@ CATEGORIES = """categories:
 
 TEMPLATES = {
     "pack.yaml": """\
-# The manifest of the {name} rule pack. Reference: docs/writing-packs.md in diplo.
+# The manifest of the {name} rule pack. Reference: `diplo docs writing-packs`.
 name: {name}
 version: 0.1.0
 description: >

@@ -24,7 +24,7 @@ def pack_list(format_name):
     manifest declares, the pack it extends, the distribution that installs it and its folder.
 
     A pack listed here can be used by name: `diplo assess --pack NAME`. Python distributions
-    register packs in the `diplo.packs` entry point group (docs/writing-packs.md)."""
+    register packs in the `diplo.packs` entry point group (`diplo docs writing-packs`)."""
     from tabulate import tabulate
 
     from ..lang.registry import available_packs
@@ -57,7 +57,7 @@ def lint(folder, format_name, strict, ignore, context, params):
     what they accept but is almost certainly wrong (a rule that can never fire, an unused
     parameter, derived fact or concern, a rule without tests, a pack near the rule engine's
     limits). Each diagnostic gives its file, line, a permanent code and a fix
-    (docs/linting.md).
+    (`diplo docs linting`).
 
     Exit status: 0 no error (with --strict, no warning either), 1 an error (or with --strict
     a warning), 2 DIR is not a rule pack or the command line is wrong, 3 an internal error.

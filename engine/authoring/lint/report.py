@@ -28,8 +28,8 @@ class Code:
 CODES: dict[str, Code] = {c.name: c for c in (
     # what the loader or the compiler refuses
     Code("invalid-pack", "error", "the loader or the compiler refuses the pack",
-         "the pack does not load until this is fixed; docs/rule-language.md describes every "
-         "field"),
+         "the pack does not load until this is fixed; `diplo docs rule-language` describes "
+         "every field"),
     Code("unknown-fact", "error", "a pattern names a fact kind that no case provides and no "
          "loaded rule derives",
          "use a fact every case provides or one a rule derives (see the list in the message); "
@@ -56,11 +56,11 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "or a strength that is not info",
          "use one of info, low, medium, high, critical; a strength is always info"),
     Code("engine-limit", "error", "the pack exceeds a limit of the rule engine",
-         "split the rule or the pack, or test fewer distinct values; docs/limits.md gives each "
-         "limit and what it protects against"),
+         "split the rule or the pack, or test fewer distinct values; `diplo docs limits` gives "
+         "each limit and what it protects against"),
     Code("invalid-test", "error", "a rule test file or test that the test runner refuses",
-         "fix the test: `diplo test` refuses it as it is (docs/rule-language.md, 'Testing a "
-         "pack')"),
+         "fix the test: `diplo test` refuses it as it is (`diplo docs rule-language`, "
+         "'Testing a pack')"),
     # what they accept, but is almost certainly wrong
     Code("contradictory-condition", "warning", "the conditions of a pattern leave no value: "
          "the pattern can never match",
@@ -81,7 +81,7 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "add a test to a *.test.yaml file beside the rules"),
     Code("near-engine-limit", "warning", "the pack uses more than 80% of a limit of the rule "
          "engine",
-         "plan to split the pack or the rule before the limit is reached; docs/limits.md"),
+         "plan to split the pack or the rule before the limit is reached; `diplo docs limits`"),
     Code("uncited-section", "info", "a guidance section no rule cites",
          "cite it from the rules it supports, or remove it from guidance.sections"),
 )}
