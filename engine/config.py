@@ -1,10 +1,11 @@
 """The project configuration file: `diplo.toml`, or a `[tool.diplo]` table in pyproject.toml.
 
 Found from the working directory upwards, it sets a repository's defaults for the options of
-diplo's commands: packs, parameters, disabled rules, severity overrides, `--fail-on`, the
-waivers file and the output format. A value given on the command line wins over the file, and
-the file over diplo's built-in defaults; `effective_settings` works that out once, with where
-each value came from (docs/configuration.md).
+diplo's commands: packs, parameters, disabled rules, the rules that report (`select` and
+`ignore`), severity overrides, `--fail-on`, the waivers file and the output format. A value
+given on the command line wins over the file, and the file over diplo's built-in defaults;
+`effective_settings` works that out once, with where each value came from
+(docs/configuration.md).
 
 No click or printing here: the CLI passes the values it was given and renders the result.
 """
@@ -56,6 +57,8 @@ class ConfigModel(BaseModel):
     fail_on: Level | None = Field(None, alias="fail-on")
     waivers: Text | None = None
     format: Text | None = None
+    select: list[Text] | None = None    # selectors: engine.lang.selection
+    ignore: list[Text] | None = None
 
 
 KEYS = tuple(info.alias or name for name, info in ConfigModel.model_fields.items())
@@ -267,9 +270,10 @@ class Settings:
     defaults.
 
     `packs` holds what to load (pack names, and folders resolved against the folder of the
-    file that names them); `params` and `severity` are merged key by key, `disable` is the
-    union of both lists; `waivers` is a path (resolved likewise), or None for the waivers
-    file beside the first case (or none at all with `no_waivers`)."""
+    file that names them); `params` and `severity` are merged key by key, `disable` and
+    `ignore` are the union of both lists, `select` on the command line replaces the file's;
+    `waivers` is a path (resolved likewise), or None for the waivers file beside the first
+    case (or none at all with `no_waivers`)."""
 
     config: ProjectConfig | None
     config_origin: str           # "found", "--config", "DIPLO_CONFIG", "--no-config", "none"
@@ -282,6 +286,8 @@ class Settings:
     format: Setting
     waivers: Setting
     no_waivers: bool = False
+    select: dict[str, Setting] = field(default_factory=dict)   # selector -> where given
+    ignore: dict[str, Setting] = field(default_factory=dict)
 
     # -- what the loader and the commands take
 
@@ -305,7 +311,7 @@ class Settings:
         return {rule: (s.value, s.source) for rule, s in self.severity.items()}
 
     def load_pack(self):
-        """Load and compile the packs with these settings (engine.run.load_pack). An error
+        """Load and compile the packs with these settings (engine.core.run.load_pack). An error
         caused by a value from the configuration file names the file and line."""
         from .core.run import load_pack
         self._check_config_packs()
@@ -314,6 +320,10 @@ class Settings:
             kwargs["disable"] = self.disabled_rules
         if self.severity:
             kwargs["severity"] = self.severity_levels
+        if self.select:
+            kwargs["select"] = {text: s.source for text, s in self.select.items()}
+        if self.ignore:
+            kwargs["ignore"] = {text: s.source for text, s in self.ignore.items()}
         try:
             return load_pack(*self.pack_specs, **kwargs)
         except PackError as exc:
@@ -334,20 +344,24 @@ class Settings:
         return path
 
     def located(self, exc: DiploError) -> DiploError:
-        """A loader error about a parameter, disabled rule or severity given by the
+        """A loader error about a parameter, disabled rule, severity or selector given by the
         configuration file, placed at its line in that file; any other error as it is."""
-        match = re.fullmatch(r"--(param|disable|severity) (.+)", exc.path or "")
+        match = re.fullmatch(r"--(param|disable|severity|select|ignore) (.+)", exc.path or "")
         if self.config is None or exc.file is not None or not match:
             return exc
         kind, key = match.groups()
-        table = {"param": self.params, "disable": self.disable, "severity": self.severity}
+        table = {"param": self.params, "disable": self.disable, "severity": self.severity,
+                 "select": self.select, "ignore": self.ignore}
         setting = table[kind].get(key)
         if setting is None or setting.source in (COMMAND_LINE, DEFAULT):
             return exc
-        if kind == "disable":
-            written = self.config.values.disable or []
-            return self.config.error(exc.message, "disable",
-                                     *([written.index(key)] if key in written else []))
+        if kind in ("disable", "select", "ignore"):
+            written = getattr(self.config.values, kind) or []
+            index = next((i for i, text in enumerate(written)
+                          if key == text or key in (p.strip() for p in text.split(","))),
+                         None)
+            return self.config.error(exc.message, kind,
+                                     *([] if index is None else [index]))
         return self.config.error(exc.message, "params" if kind == "param" else kind, key)
 
     def _check_config_packs(self) -> None:
@@ -371,6 +385,10 @@ class Settings:
         rows += _keyed_rows("params", self.params) or [("params", "(none)", DEFAULT)]
         rows += [("disable", rule, s.source) for rule, s in self.disable.items()] \
             or [("disable", "(none)", DEFAULT)]
+        rows += [("select", text, s.source) for text, s in self.select.items()] \
+            or [("select", "(every rule)", DEFAULT)]
+        rows += [("ignore", text, s.source) for text, s in self.ignore.items()] \
+            or [("ignore", "(none)", DEFAULT)]
         rows += _keyed_rows("severity", self.severity) \
             or [("severity", "(as the packs give)", DEFAULT)]
         rows.append(("fail-on", self.fail_on.value, self.fail_on.source))
@@ -397,6 +415,10 @@ class Settings:
             "params": keyed(self.params),
             "disable": {"value": list(self.disable),
                         "source": {k: s.source for k, s in self.disable.items()}},
+            "select": {"value": list(self.select),
+                       "source": {k: s.source for k, s in self.select.items()}},
+            "ignore": {"value": list(self.ignore),
+                       "source": {k: s.source for k, s in self.ignore.items()}},
             "severity": keyed(self.severity),
             "fail-on": {"value": self.fail_on.value, "source": self.fail_on.source},
             "format": {"value": self.format.value, "source": self.format.source},
@@ -424,13 +446,14 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
     """The settings a command runs with.
 
     `cli` holds what the command line gave, by name: `packs` (list), `params` (dict NAME ->
-    value), `disable` (list of rule ids), `severity` (dict RULE -> level), `fail_on`,
+    value), `disable` (list of rule ids), `select` and `ignore` (lists of selectors, each
+    text possibly several separated by commas), `severity` (dict RULE -> level), `fail_on`,
     `format`, `waivers` (a path) and `no_waivers` (bool); None or empty means not given.
     The configuration file is `config_file` when given (`config_origin` says how it was given,
     for `diplo config`), else the one `find_config(start)` finds, unless `use_config` is
     false. The command line wins over the file, and the file over the defaults: per key for
-    params and severity, as a union for disable; packs on the command line replace the
-    file's list."""
+    params and severity, as a union for disable and ignore; packs and select on the command
+    line replace the file's list."""
     cli = {key: value for key, value in (cli or {}).items() if value not in (None, (), [], {})}
     start = Path(start) if start is not None else Path.cwd()
     config: ProjectConfig | None = None
@@ -469,6 +492,12 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
     for rule in cli.get("disable") or []:
         disable.setdefault(rule, Setting(True, COMMAND_LINE))
 
+    select = _selectors(cli.get("select"), lambda i: COMMAND_LINE) \
+        or _selectors(values.select, lambda i: from_file("select", i))
+    ignore = _selectors(values.ignore, lambda i: from_file("ignore", i))
+    for text, setting in _selectors(cli.get("ignore"), lambda i: COMMAND_LINE).items():
+        ignore.setdefault(text, setting)
+
     severity = {rule: Setting(level, from_file("severity", rule))
                 for rule, level in (values.severity or {}).items()}
     for rule, level in dict(cli.get("severity") or {}).items():
@@ -495,7 +524,19 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
     else:
         waivers = Setting(None, DEFAULT)
     return Settings(config, origin, start, packs, params, disable, severity, fail_on,
-                    format_, waivers, bool(cli.get("no_waivers")))
+                    format_, waivers, bool(cli.get("no_waivers")), select, ignore)
+
+
+def _selectors(written, source) -> dict[str, Setting]:
+    """Selectors as given (each text may hold several, separated by commas), one Setting
+    each, from `source(index of the text)`; a text with an empty piece is kept whole for the
+    pack loader to refuse with its message."""
+    found: dict[str, Setting] = {}
+    for i, text in enumerate(written or ()):
+        pieces = [piece.strip() for piece in text.split(",")]
+        for piece in pieces if all(pieces) else [text]:
+            found.setdefault(piece, Setting(True, source(i)))
+    return found
 
 
 _PACK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")

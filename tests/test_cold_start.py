@@ -24,7 +24,9 @@ CASE = "cases/balanced-partner.yaml"
 # installed packs (the default pack is diplo's own), version specifiers beyond the plain ones
 # packs write, and the test-only dependencies.
 NOT_ON_ASSESS_PATH = [
-    "engine.analysis.explain", "engine.analysis.whatif", "engine.analysis.edit", "engine.authoring.lint", "engine.authoring.scaffold",
+    "engine.analysis.explain", "engine.analysis.whatif", "engine.analysis.edit",
+    "engine.analysis.proof", "engine.analysis.whynot", "engine.analysis.remedies",
+    "engine.analysis.sweep", "engine.authoring.lint", "engine.authoring.scaffold",
     "engine.authoring.packtest", "engine.review.baseline", "engine.lang.registry",
     "engine.formats.json_format", "engine.formats.junit", "engine.formats.markdown",
     "engine.formats.sarif",

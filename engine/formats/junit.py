@@ -103,7 +103,7 @@ class JunitFormat:
 
     def reports(self, reports, *, details=False, fail_on: str = "high", rules=None,
                 unreadable=(), **options) -> str:
-        """`rules`: the RuleInfo list of the loaded packs (`engine.run.list_rules(pack)`);
+        """`rules`: the RuleInfo list of the loaded packs (`engine.core.run.list_rules(pack)`);
         when not given, the packs named in the reports are loaded again (`loaded_rules`)."""
         if fail_on not in SEVERITIES:
             raise UsageError(f"fail_on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}",
