@@ -4,7 +4,7 @@ worker processes. `engine` exports them."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from typing import Callable, Iterator
 
 from .core import run
 from .core.run import default_pack, load_case, load_pack
@@ -66,19 +66,33 @@ def assess_each(paths: list[str], pack: PackSet | None = None, *,
     """(report, None) or (None, error) for each path, in the order of `paths`; see
     assess_files. `stop_at_error` ends the run at the first invalid file, when nothing after
     it is wanted (one process only; workers finish the batch)."""
+    return list(iter_assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
+                                 progress=progress, stop_at_error=stop_at_error))
+
+
+def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
+                     explain: bool = False, near_miss: float | None = None, jobs: int = 1,
+                     progress: Callable[[int], None] | None = None,
+                     stop_at_error: bool = False
+                     ) -> Iterator[tuple[Report | None, DiploError | None]]:
+    """assess_each, one outcome at a time as soon as it is known, for a caller that writes
+    each report while the batch goes on. The order is that of `paths` all the same: in one
+    process each file's outcome comes as it ends; with workers, outcomes come a chunk at a
+    time, as soon as every chunk before it has ended. Closing the iterator early stops the
+    workers."""
     pack = pack or default_pack()
     paths = [str(path) for path in paths]
     if jobs > 1 and len(paths) > 1:
-        return _assess_in_workers(paths, pack, min(jobs, len(paths)), explain, near_miss,
-                                  progress)
-    outcomes = []
+        yield from _assess_in_workers(paths, pack, min(jobs, len(paths)), explain, near_miss,
+                                      progress)
+        return
     for done, path in enumerate(paths, 1):
-        outcomes.append(_assess_file(path, pack, explain, near_miss))
-        if stop_at_error and outcomes[-1][1] is not None:
-            break
-        if progress is not None:
+        outcome = _assess_file(path, pack, explain, near_miss)
+        if progress is not None and not (stop_at_error and outcome[1] is not None):
             progress(done)
-    return outcomes
+        yield outcome
+        if stop_at_error and outcome[1] is not None:
+            return
 
 
 def _assess_file(path: str, pack: PackSet, explain: bool, near_miss: float | None
@@ -101,6 +115,7 @@ def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
     size = max(1, min(16, len(paths) // (jobs * 4)))
     pending = deque(enumerate(paths[i:i + size] for i in range(0, len(paths), size)))
     results: dict[int, list] = {}
+    ready_from = 0   # the first chunk not yet given to the caller
     # spawn, not fork: a forked child would inherit the locks of the caller's other threads
     # (assess_files may run in a threaded program) and the rule engine's native state
     import multiprocessing  # here, not at the top: only a batch in workers needs them
@@ -133,11 +148,15 @@ def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
                     ready = wait(running, return_when=FIRST_COMPLETED).done
                 for future in ready:
                     finished(running.pop(future), future.result())
+                # the chunks that now follow on from those given: in order, without waiting
+                # for the batch to end
+                while ready_from in results:
+                    yield from results.pop(ready_from)
+                    ready_from += 1
         except BaseException:
             for future in running:
                 future.cancel()
             raise
-    return [outcome for index in sorted(results) for outcome in results[index]]
 
 
 _worker_pack: PackSet | None = None
