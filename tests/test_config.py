@@ -411,13 +411,15 @@ def test_config_shows_each_setting_and_its_source(tmp_path, monkeypatch):
     lines = result.stdout.splitlines()
     assert lines[0] == "Configuration file: diplo.toml"
     assert lines[1].split() == ["setting", "value", "source"]
-    rows = [line.split(None, 2) for line in lines[3:]]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[3:]]
     assert rows == [
         ["packs", "defense-diplomacy", "diplo.toml:1"],
         ["params.deep_cut_pct", "30", "diplo.toml:9"],
         ["params.cut_pct", "12", "command line"],
         ["disable", "DD-TRA-005", "diplo.toml:2"],
         ["disable", "DD-TRA-012", "command line"],
+        ["select", "(every rule)", "default"],
+        ["ignore", "(none)", "default"],
         ["severity.DD-TRA-012", "high", "diplo.toml:12"],
         ["severity.DD-TRA-022", "low", "command line"],
         ["fail-on", "critical", "diplo.toml:3"],
@@ -450,6 +452,8 @@ def test_config_as_json(tmp_path, monkeypatch):
         "params": {"value": {"cut_pct": 15, "deep_cut_pct": 30},
                    "source": {"cut_pct": "diplo.toml:8", "deep_cut_pct": "diplo.toml:9"}},
         "disable": {"value": ["DD-TRA-005"], "source": {"DD-TRA-005": "diplo.toml:2"}},
+        "select": {"value": [], "source": {}},
+        "ignore": {"value": [], "source": {}},
         "severity": {"value": {"DD-TRA-012": "high", "DD-TRA-022": "medium"},
                      "source": {"DD-TRA-012": "diplo.toml:12",
                                 "DD-TRA-022": "diplo.toml:13"}},

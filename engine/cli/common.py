@@ -39,16 +39,26 @@ def _remember(ctx, param, value):
 
 
 def rule_options(func):
-    """--disable and --severity. Their values go to the context, not to the command's
-    arguments, and `settings_for` (so `load_packs`) picks them up: every command that loads
-    packs takes them without a change to its signature."""
+    """--select, --ignore, --disable and --severity. Their values go to the context, not to
+    the command's arguments, and `settings_for` (so `load_packs`) picks them up: every command
+    that loads packs takes them without a change to its signature."""
     func = click.option("--severity", multiple=True, metavar="RULE=LEVEL", expose_value=False,
                         callback=_remember,
                         help="Report a rule's findings at this severity (info, low, medium, "
                              "high, critical) for this run (repeatable).")(func)
     func = click.option("--disable", multiple=True, metavar="RULE", expose_value=False,
                         callback=_remember,
-                        help="Leave a rule out for this run (repeatable).")(func)
+                        help="Leave a rule out for this run, by its exact id (repeatable).")(func)
+    func = click.option("--ignore", multiple=True, metavar="SELECTOR", expose_value=False,
+                        callback=_remember,
+                        help="Leave out the reporting rules a selector matches (repeatable, "
+                             "or comma-separated; selectors as for --select).")(func)
+    func = click.option("--select", multiple=True, metavar="SELECTOR", expose_value=False,
+                        callback=_remember,
+                        help="Report only the rules a selector matches: a rule id or its "
+                             "start (DD-TRA), concern:NAME or tag:NAME (repeatable, or "
+                             "comma-separated). Rules that derive facts a selected rule "
+                             "needs still run.")(func)
     return func
 
 
@@ -72,13 +82,15 @@ def given(name: str) -> bool:
 def settings_for(**cli):
     """The effective settings of this command (engine.config): `cli` holds the values its
     command line gave (None or empty: not given), over the project configuration file
-    (unless `diplo --no-config`), over the defaults. --disable and --severity are read from
-    the context."""
+    (unless `diplo --no-config`), over the defaults. --select, --ignore, --disable and
+    --severity are read from the context."""
     from ..config import effective_settings
     from ..core.run import parse_assignments, parse_params
     meta = click.get_current_context().meta
     cli["params"] = parse_params(cli.get("params") or ())
     cli["disable"] = list(meta.get("diplo.disable") or ())
+    cli["select"] = list(meta.get("diplo.select") or ())
+    cli["ignore"] = list(meta.get("diplo.ignore") or ())
     cli["severity"] = parse_assignments(meta.get("diplo.severity") or (), "--severity", "RULE")
     config_file, origin, use_config = meta.get("diplo.config", (None, "--config", True))
     return effective_settings(cli, config_file=config_file, use_config=use_config,
@@ -91,8 +103,8 @@ def format_option(default: str = "table"):
 
 
 def load_packs(packs, params):
-    """The packs a command runs with: --pack, --param, --disable and --severity over the
-    project configuration file."""
+    """The packs a command runs with: --pack, --param, --select, --ignore, --disable and
+    --severity over the project configuration file."""
     return settings_for(packs=packs, params=params).load_pack()
 
 

@@ -31,22 +31,31 @@ _default: PackSet | None = None
 
 def load_pack(*specs: str | Path, params: dict | None = None,
               disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
-              severity: dict[str, str | tuple[str, str]] | None = None) -> PackSet:
+              severity: dict[str, str | tuple[str, str]] | None = None,
+              select: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+              ignore: list[str] | tuple[str, ...] | dict[str, str] | None = None
+              ) -> PackSet:
     """Load and compile rule packs (folders or installed pack names; the default pack when
     none). A pack that extends another brings it along.
 
     `params` overrides parameter values by name (`name` or `pack.name`); `disable` leaves
-    rules out by id; `severity` maps a reporting rule's id to the severity it should report.
-    `disable` may map each id to who disables it, and a severity may be a (level, who) pair:
-    reports name who changed a severity ("command line" when not told)."""
-    if not specs and not params and not disable and not severity:
+    rules out by id; `severity` maps a reporting rule's id to the severity it should report;
+    `select` and `ignore` choose the rules that report by selector (`DD-TRA`, `concern:NAME`,
+    `tag:NAME`: engine.lang.selection). `disable`, `select` and `ignore` may map each entry
+    to who gives it, and a severity may be a (level, who) pair: reports name who changed a
+    severity ("command line" when not told)."""
+    if not specs and not params and not disable and not severity and not select \
+            and not ignore:
         return default_pack()
-    packset = loader.load_pack(*specs, params=params, disable=disable, severity=severity)
+    packset = loader.load_pack(*specs, params=params, disable=disable, severity=severity,
+                               select=select, ignore=ignore)
     packset.compiled = CompiledPack(packset)
-    # what a worker process needs to load the same packs (a compiled pack cannot be sent)
+    # what a worker process needs to load the same packs (a compiled pack cannot be sent);
+    # a selection travels as the rules it disabled
     packset.origin = {"specs": tuple(str(spec) for spec in specs),
                       "params": dict(params or {}),
-                      "disable": dict(disable) if isinstance(disable, dict)
+                      "disable": dict(packset.disabled) if select or ignore
+                      else dict(disable) if isinstance(disable, dict)
                       else list(disable or ()),
                       "severity": dict(severity or {})}
     return packset
@@ -173,7 +182,7 @@ def list_rules(pack: PackSet | None = None) -> list[RuleInfo]:
                      severity=r.report.severity if r.report else None,
                      concern=r.report.concern if r.report else None,
                      derives=r.derive_kind, citation=r.citation.section, title=r.title,
-                     file=r.at.file, line=r.at.line) for r in pack.rules]
+                     file=r.at.file, line=r.at.line, tags=list(r.tags)) for r in pack.rules]
 
 
 def parse_assignments(assignments, option: str, what: str = "NAME", convert=str) -> dict:

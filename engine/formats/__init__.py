@@ -1,9 +1,9 @@
 """Output formats, in a registry by name.
 
 A format renders assessment reports and rule listings to text, and may also render the what-if
-analyses (`comparison`, `sweep`); a format without one of those methods cannot show that kind
-of output, and `renderer` says so. Register a new one with `@register`; the CLI offers every
-registered name for `--format`.
+analyses (`comparison`, `sweep`) and one rule in full (`rule`); a format without one of those
+methods cannot show that kind of output, and `renderer` says so. Register a new one with
+`@register`; the CLI offers every registered name for `--format`.
 
 `reports` takes options by keyword beyond `details`: `diplo assess` passes `fail_on` (the
 `--fail-on` severity), which the JUnit format needs to decide what fails. A format takes the
@@ -32,7 +32,8 @@ class Format(Protocol):
 
     def rules(self, rules: list[RuleInfo]) -> str: ...
 
-    # optional: def comparison(self, comparison) -> str, def sweep(self, sweep) -> str
+    # optional: def comparison(self, comparison) -> str, def sweep(self, sweep) -> str,
+    # def rule(self, detail) -> str (one rule in full: engine.authoring.rule_detail)
 
 
 FINDING_HEADERS = ("#", "severity", "concern", "title", "subjects", "section")
@@ -93,12 +94,12 @@ def sweep_rows(sweep) -> list[list]:
     return rows
 
 
-RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "title")
+RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "tags", "title")
 
 
 def rule_rows(rules) -> list[tuple]:
     return [(r.id, r.kind, r.severity or "-", r.concern or "-", r.derives or "-", r.citation,
-             r.title) for r in rules]
+             ", ".join(r.tags) or "-", r.title) for r in rules]
 
 
 _REGISTRY: dict[str, Format] = {}

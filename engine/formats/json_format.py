@@ -21,6 +21,9 @@ class JsonFormat:
         return json.dumps([rule.model_dump() for rule in rules], indent=2,
                           ensure_ascii=False) + "\n"
 
+    def rule(self, detail) -> str:
+        return detail.to_json()
+
     def comparison(self, comparison) -> str:
         return comparison.to_json()
 

@@ -95,6 +95,10 @@ class TableFormat:
     def rules(self, rules) -> str:
         return tabulate(rule_rows(rules), headers=RULE_HEADERS, disable_numparse=True) + "\n"
 
+    def rule(self, detail) -> str:
+        from .rule_text import rule_text
+        return rule_text(detail)
+
     def comparison(self, comparison) -> str:
         c = comparison
         lines = [f"Compare: {c.base.title} ({c.base.id})"

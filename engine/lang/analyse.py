@@ -9,6 +9,7 @@ from ..inputs.validation import did_you_mean
 from ..model import SEVERITIES
 from .kinds import BASE_SCHEMAS, type_of
 from .pack import Pack, PackSet, Rule, SeverityOverride, _visible, where_in
+from .selection import select_rules
 from .spec import MANIFEST, MAX_RULES, CategorySpec, ParameterSpec
 from .typecheck import _Checker
 
@@ -46,11 +47,15 @@ def coerce_param(spec: ParameterSpec, raw, name: str):
 
 def analyse(packs: list[Pack], overrides: dict, *,
             disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
-            severity: dict[str, str | tuple[str, str]] | None = None) -> PackSet:
+            severity: dict[str, str | tuple[str, str]] | None = None,
+            select: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+            ignore: list[str] | tuple[str, ...] | dict[str, str] | None = None) -> PackSet:
     """Check packs loaded together and apply what changes them, in this order: each pack's
     `overrides` and `disable` (of the packs it extends), then `overrides` (parameter values),
-    `disable` and `severity` given by the caller. `disable` may map each rule id to who
-    disables it and a `severity` value may be (level, who); who is shown in reports."""
+    `disable` and `severity` given by the caller, then `select` and `ignore` (selectors:
+    engine.lang.selection), which disable the rules they leave out. `disable`, `select` and
+    `ignore` may map each entry to who gives it and a `severity` value may be (level, who);
+    who is shown in reports and errors."""
     seen_packs: dict[str, Pack] = {}
     for pack in packs:
         if pack.name in seen_packs:
@@ -78,7 +83,8 @@ def analyse(packs: list[Pack], overrides: dict, *,
                 raise rule.at.error(f"duplicate rule id '{rule.id}' (also at {other.file}:"
                                     f"{other.line})")
             rule_sites[rule.id] = rule
-    disabled, severity_overrides = _apply_changes(packs, rule_sites, disable, severity)
+    disabled, severity_overrides = _apply_changes(packs, rule_sites, disable, severity,
+                                                  select, ignore)
     rules = [rule for pack in packs for rule in pack.rules if rule.id not in disabled]
     if len(rules) > MAX_RULES:
         raise PackError(f"{len(rules)} rules are loaded; the limit is {MAX_RULES}",
@@ -136,9 +142,10 @@ def _check_parameter_conflicts(packs: list[Pack]) -> None:
             owners[name] = pack
 
 
-def _apply_changes(packs, rule_sites, disable, severity):
+def _apply_changes(packs, rule_sites, disable, severity, select=None, ignore=None):
     """Rules left out and severities changed, by the packs that extend others and then by
-    the caller: rule id -> who disabled it, and rule id -> SeverityOverride."""
+    the caller (selection last: it chooses among the rules still in): rule id -> who
+    disabled it, and rule id -> SeverityOverride."""
     disabled: dict[str, str] = {}
     changed: dict[str, SeverityOverride] = {}
 
@@ -193,6 +200,7 @@ def _apply_changes(packs, rule_sites, disable, severity):
         set_severity(rule_sites[rule_id], level, by,
                      lambda message, rule_id=rule_id: PackError(
                          message, path=f"--severity {rule_id}"))
+    disabled.update(select_rules(list(rule_sites.values()), disabled, select, ignore))
     for rule_id in disabled:
         changed.pop(rule_id, None)
     return disabled, changed

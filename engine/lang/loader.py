@@ -84,20 +84,24 @@ def _default_pack_dir() -> Path:
 
 def load_pack(*specs: str | Path, params: dict[str, str | ParamValue] | None = None,
               disable: list[str] | tuple[str, ...] | dict[str, str] | None = None,
-              severity: dict[str, str] | None = None) -> PackSet:
+              severity: dict[str, str] | None = None,
+              select: list[str] | tuple[str, ...] | dict[str, str] | None = None,
+              ignore: list[str] | tuple[str, ...] | dict[str, str] | None = None) -> PackSet:
     """Load one or more packs (folders or installed pack names) into a PackSet; a pack that
     extends another brings it along, loaded first.
 
     With no argument, the default pack. `params` overrides parameter values by name (`name`
     or `pack.name`); `disable` leaves rules out by id; `severity` sets a reporting rule's
-    severity by id. A dict for `disable` maps each id to who asks (shown in errors and
-    reports); so do `by_*` keys in `origins` (see analyse)."""
+    severity by id; `select` and `ignore` choose the rules that report by selector (a rule
+    id or its start, concern:NAME, tag:NAME: engine.lang.selection). A dict for `disable`,
+    `select` or `ignore` maps each entry to who gives it (shown in errors and reports)."""
     loader = _Loader()
     if not specs:
         loader.add(_default_pack_dir())
     for spec in specs:
         loader.add(resolve_pack_dir(spec))
-    return analyse(loader.packs, params or {}, disable=disable, severity=severity)
+    return analyse(loader.packs, params or {}, disable=disable, severity=severity,
+                   select=select, ignore=ignore)
 
 
 class _Loader:
@@ -311,6 +315,9 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
     if (spec.derive is None) == (spec.report is None):
         raise at.error("a rule needs exactly one of 'derive' (a new fact) or "
                        "'report' (a finding)")
+    for j, tag in enumerate(spec.tags):
+        if tag in spec.tags[:j]:
+            raise doc.error(PackError, f"tag '{tag}' is given twice", base + ("tags", j))
     patterns = []
     for j, item in enumerate(spec.when):
         wpath = base + ("when", j)
@@ -325,8 +332,11 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
             where = _parse(body.where, _expr_where(doc, ppath + ("where",)))
         patterns.append(Pattern(body.fact, body.as_ or body.fact, negated, where,
                                 _expr_where(doc, ppath + ("where",)) if body.where
-                                else where_in(doc, ppath)))
+                                else where_in(doc, ppath), text=body.where))
     sites: dict[str, Where] = {}
+    written = {f"let.{name}": value for name, value in spec.let.items()}
+    written.update((f"derive.{name}", value)
+                   for name, value in (spec.derive.fields if spec.derive else {}).items())
     lets = {}
     for name, value in spec.let.items():
         sites[f"let.{name}"] = _expr_where(doc, base + ("let", name))
@@ -377,7 +387,8 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
         position = found + len(piece.strip())
     return Rule(spec.id, manifest.name, spec.title, spec.description, patterns, lets,
                 spec.derive.fact if spec.derive else None, derive_fields, spec.report, message,
-                remediation, citation, citation.quote, at, sites)
+                remediation, citation, citation.quote, at, sites, tags=list(spec.tags),
+                written=written)
 
 
 def _template(text: str, doc: Document, path: tuple) -> Template:

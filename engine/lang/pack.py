@@ -47,6 +47,7 @@ class Pattern:
     where: ex.Node | None
     at: Where
     implicit: bool = False
+    text: str | None = None     # the `where` condition as written
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Rule:
     params: dict[str, ParamValue] = field(default_factory=dict)   # those the rule reads
     fields_read: dict[str, set[str]] = field(default_factory=dict)  # binding -> fields
     stratum: int = 0
+    tags: list[str] = field(default_factory=list)
+    written: dict[str, object] = field(default_factory=dict)   # "let.x", "derive.y": as written
 
     @property
     def kind(self) -> str:

@@ -23,6 +23,9 @@ MAX_PATTERNS = 12           # durable joins at most 16 facts per rule
 MAX_LIST_VALUES = 100
 
 
+MAX_TAGS = 12
+
+
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
@@ -157,6 +160,8 @@ class RuleSpec(_Strict):
     id: RuleId
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: Prose | None = None
+    # what the rule is about, for `--select tag:NAME` and `--ignore tag:NAME`
+    tags: list[Slug] = Field(default_factory=list, max_length=MAX_TAGS)
     when: list[WhenSpec] = Field(min_length=1, max_length=MAX_PATTERNS)
     let: dict[Ident, Expression] = Field(default_factory=dict)
     derive: DeriveSpec | None = None
