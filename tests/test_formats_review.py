@@ -311,23 +311,23 @@ def test_junit_carries_text_that_xml_cannot(tmp_path):
 
 # --- the Markdown memo ----------------------------------------------------------------------
 
-def test_the_memo_starts_with_the_verdict_and_groups_risks_by_concern():
+def test_the_memo_is_titled_by_its_case_then_gives_the_verdict_and_risks_by_concern():
     text = assess_as("markdown", ALLY)
     (rep,) = report_of(ALLY)
-    first = text.splitlines()[0]
-    assert first == ("**Verdict: FAIL (1 critical, 4 high, 2 medium, 3 low risks; 3 strengths)"
-                     "** for Country A, FY2027 defence budget proposal")
+    assert text.splitlines()[:3] == [
+        "# Assessment: Country A, FY2027 defence budget proposal", "",
+        "**Verdict: FAIL (1 critical, 4 high, 2 medium, 3 low risks; 3 strengths)**"]
     assert "At `--fail-on high` this case fails the gate: 5 risks at or above high." in text
-    risks_part, strengths_part = text.split("### Strengths (3)")
-    assert "### Risks (10)" in risks_part
+    risks_part, strengths_part = text.split("## Strengths (3)")
+    assert "## Risks (10)" in risks_part
     # one heading per concern, in the order of the concerns' first (most severe) risk
-    headings = re.findall(r"^#### (.+) \((\d+)\)$", risks_part, re.M)
+    headings = re.findall(r"^### (.+) \((\d+)\)$", risks_part, re.M)
     concerns = []
     for finding in rep["findings"]:
         if finding["kind"] == "risk" and finding["concern"] not in concerns:
             concerns.append(finding["concern"])
     assert [h for h, _ in headings] == [c.replace("_", " ").capitalize() for c in concerns]
-    sections = re.split(r"^#### .+$", risks_part, flags=re.M)[1:]
+    sections = re.split(r"^### .+$", risks_part, flags=re.M)[1:]
     for concern, (heading, count), section in zip(concerns, headings, sections):
         mine = [f for f in rep["findings"] if f["kind"] == "risk" and f["concern"] == concern]
         assert int(count) == len(mine)
@@ -351,9 +351,12 @@ def test_the_memo_is_the_same_bytes_every_time():
 
 def test_the_memo_of_several_cases_opens_with_the_overall_verdict():
     text = assess_as("markdown", BALANCED, ALLY)
-    assert text.startswith("**Verdict: FAIL** for 2 cases (1 fail, 1 pass)\n\n---\n\n"
-                           "**Verdict: PASS (no risks; 8 strengths)** for ")
-    assert text.count("\n---\n") == 2
+    assert text.startswith("# Assessment: 2 cases\n\n"
+                           "**Verdict: FAIL** for 2 cases (1 fail, 1 pass)\n\n"
+                           "## Country E, FY2027 defence budget\n\n"
+                           "**Verdict: PASS (no risks; 8 strengths)**\n")
+    assert re.findall(r"^## (.+)$", text, re.M) == [
+        "Country E, FY2027 defence budget", "Country A, FY2027 defence budget proposal"]
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
@@ -386,8 +389,8 @@ def test_the_memo_escapes_text_from_the_case(tmp_path):
     path = tmp_path / "case.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     text = assess_as("markdown", str(path))
-    assert text.splitlines()[0].endswith(
-        r"for \# A \*bold\* \<b>case\</b> \[link\](http://x) \_under\_")
+    assert text.splitlines()[0] == (
+        r"# Assessment: \# A \*bold\* \<b>case\</b> \[link\](http://x) \_under\_")
 
 
 def test_the_other_formats_still_show_comparisons_and_rules():

@@ -115,7 +115,7 @@ def test_other_formats_print_nothing_when_no_case_could_be_read(fmt, broken):
 def test_the_memo_says_which_cases_could_not_be_assessed(broken):
     result = run_cli("assess", GOOD, broken, "--format", "markdown")
     assert result.exit_code == 2
-    section = result.stdout.split("### Cases that could not be assessed", 1)[1]
+    section = result.stdout.split("\n## Cases that could not be assessed\n", 1)[1]
     assert "The gate fails: 1 case file could not be read" in section
     assert str(broken) in section and "fiscal_year" in section
 

@@ -330,8 +330,9 @@ def test_the_markdown_format_also_shows_reports_and_rules():
     result = run("assess", ALLY, "--format", "markdown", "--exit-zero")
     assert (result.exit_code, result.stderr) == (0, "")
     # reports render as a reviewer's memo (tests/test_formats_review.py), verdict first
-    assert result.stdout.startswith("**Verdict: FAIL (1 critical, 4 high, 2 medium, 3 low risks;")
-    assert "#### Commitments undermined (3)\n\n- **critical**: " in result.stdout
+    assert result.stdout.startswith("# Assessment: Country A, FY2027 defence budget proposal\n"
+                                    "\n**Verdict: FAIL (1 critical, 4 high, 2 medium, 3 low")
+    assert "### Commitments undermined (3)\n\n- **critical**: " in result.stdout
     rules = run("rules", "list", "--format", "markdown")
     assert rules.exit_code == 0 and "| DD-ENG-003 | risk | high |" in rules.stdout
 

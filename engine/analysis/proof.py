@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from ..errors import DiploError, UsageError
+from ..formats.tree import draw
 from ..inputs.validation import did_you_mean
 from ..lang.pack import PackSet
 from ..model import Case, Citation, FrozenModel, Report
@@ -82,41 +83,33 @@ def proof(report: Report, case: Case, pack: PackSet, finding_id: str | None = No
 
 
 def render_proof(nodes: list[ProofNode]) -> str:
-    lines: list[str] = []
+    return "\n\n".join("\n".join(draw(node, _node_lines, lambda n: n.because))
+                       for node in nodes) + "\n"
 
-    def show(value) -> str:
-        if isinstance(value, float):
-            return f"{value:g}"
-        if isinstance(value, list):
-            return ", ".join(str(v) for v in value)
-        return str(value)
 
-    def walk(node: ProofNode, prefix: str, last: bool, top: bool):
-        head = "" if top else ("└─ " if last else "├─ ")
-        pad = prefix + ("" if top else ("   " if last else "│  "))
-        if node.kind == "finding":
-            lines.append(f"{prefix}{head}{node.id}  [{node.severity}] {node.title}")
-            lines.append(f"{pad}  {node.message}")
-        else:
-            lines.append(f"{prefix}{head}{node.id}  (derived {node.kind})")
-            if node.fields:
-                lines.append(f"{pad}  fields: " + ", ".join(
-                    f"{k} = {show(v)}" for k, v in node.fields.items()))
-        made = f"rule {node.rule}" if node.kind == "finding" else \
-            f"rule {node.rule} ({node.title})"
-        lines.append(f"{pad}  by {made}, guidance {node.citation.section}: "
-                     f"\"{node.citation.quote}\"")
-        if node.parameters:
-            lines.append(f"{pad}  parameters: " + ", ".join(
-                f"${k} = {show(v)}" for k, v in node.parameters.items()))
-        if node.inputs:
-            lines.append(f"{pad}  case fields: " + ", ".join(
-                f"{i.path} = {show(i.value)}" for i in node.inputs))
-        for j, child in enumerate(node.because):
-            walk(child, pad, j == len(node.because) - 1, False)
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
-    for i, node in enumerate(nodes):
-        if i:
-            lines.append("")
-        walk(node, "", True, True)
-    return "\n".join(lines) + "\n"
+
+def _node_lines(node: ProofNode) -> list[str]:
+    if node.kind == "finding":
+        lines = [f"{node.id}  [{node.severity}] {node.title}", f"  {node.message}"]
+        made = f"rule {node.rule}"
+    else:
+        lines = [f"{node.id}  (derived {node.kind})"]
+        if node.fields:
+            lines.append("  fields: " + ", ".join(
+                f"{k} = {_show(v)}" for k, v in node.fields.items()))
+        made = f"rule {node.rule} ({node.title})"
+    lines.append(f"  by {made}, guidance {node.citation.section}: \"{node.citation.quote}\"")
+    if node.parameters:
+        lines.append("  parameters: " + ", ".join(
+            f"${k} = {_show(v)}" for k, v in node.parameters.items()))
+    if node.inputs:
+        lines.append("  case fields: " + ", ".join(
+            f"{i.path} = {_show(i.value)}" for i in node.inputs))
+    return lines

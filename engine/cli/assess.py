@@ -1,6 +1,7 @@
 """`diplo assess`: assess case files, apply waivers and a baseline, render, gate."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import sys
@@ -75,9 +76,18 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
                    "must not stop a pipeline); a case that cannot be read, or other invalid "
                    "input, still exits with 2.")
 @click.option("--explain", is_flag=True,
-              help="Include every derived fact (with its rule and inputs) in the report.")
+              help="Include every derived fact (with its rule and inputs) in the report; the "
+                   "table and markdown formats show each finding's proof tree.")
 @click.option("--details", is_flag=True,
-              help="In the table, also print each finding's message, remedy and quote.")
+              help="In the table, also print each finding's full id, message, remedy and "
+                   "quote.")
+@click.option("--summary", is_flag=True,
+              help="Only the verdicts and the number of findings per concern and case, no "
+                   "finding (table and markdown formats).")
+@click.option("--max-chars", type=click.IntRange(min=0), metavar="N",
+              help="Keep the markdown memo under N characters by leaving findings out, and "
+                   "say so in it (default 60000, under a pull-request comment's limit; 0: no "
+                   "limit).")
 @click.option("--near-miss", "near_miss", is_flag=True,
               help="Also list rules that did not fire but came close: one numeric condition "
                    "short by at most --margin of its threshold.")
@@ -96,8 +106,8 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
               help="Assess in N worker processes (0: one per CPU); the output is the same.")
 @click.option("-o", "--output", metavar="FILE",
               help="Write the output to FILE (atomically) instead of standard output.")
-def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details,
-           near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output):
+def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details, summary,
+           max_chars, near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output):
     """Assess one or more case files (YAML or JSON; a folder means the cases in it; a glob
     pattern, quoted or not, the cases it matches).
 
@@ -106,19 +116,29 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     assessed and reported in full; this wins over 0 and 1, even with --exit-zero), or bad usage,
     an invalid pack, waivers or baseline file, 3 an internal error.
 
+    With --format jsonl each report is written as soon as its case is assessed, in the
+    order of the cases.
+
     A project configuration file (diplo.toml, or [tool.diplo] in pyproject.toml) may set
     --pack, --param, --disable, --severity, --fail-on, --format and --waivers; the command
     line wins. `diplo config` shows the settings in effect.
     """
-    from ..api import assess_each
+    from .. import formats
+    from ..api import iter_assess_each
     from ..review import waivers as waiver_files
-    from ..review.gate import Entry, render, review, write_atomically
+    from ..review.gate import AtomicFile, Entry, render, review
     if waivers_file is not None and no_waivers:
         raise UsageError("--waivers and --no-waivers cannot be used together", path="--waivers")
     settings = settings_for(packs=packs, params=params, waivers=waivers_file, no_waivers=no_waivers,
                          fail_on=fail_on if given("fail_on") else None,
                          format=format_name if given("format_name") else None)
     fail_on, format_name = settings.fail_on.value, settings.format.value
+    options = {}
+    for name, value, flag in (("summary", summary, "--summary"),
+                              ("max_chars", max_chars, "--max-chars")):
+        if value is not None and value is not False:   # --max-chars 0 is given
+            formats.require_option(format_name, name, flag)
+            options[name] = value
     waivers_file = settings.waivers_file()
     pack = settings.load_pack()
     skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}
@@ -135,32 +155,48 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
         from ..review.baseline import load_baseline
         baseline = load_baseline(baseline_file)
 
-    with progress_bar(len(paths)) as bar:
-        outcomes = iter(assess_each(
-            paths, pack, explain=explain, near_miss=margin if near_miss else None,
-            jobs=jobs or os.cpu_count() or 1,
-            progress=(lambda done: bar.update(done - bar.pos)) if bar else None))
+    # a format that streams is written a report at a time, as each case is assessed; on a
+    # terminal its lines are the progress, and errors are said as they come
+    streaming = formats.streams(format_name)
+    live = streaming and not output
     day = waiver_files.today()
     batch: list[Entry] = []  # in the order of the arguments
-    for item in items:
-        if isinstance(item, DiploError):
-            batch.append(Entry(item.file or "", error=item))
-            continue
-        report, error = next(outcomes)
-        if report is not None:
-            report = review(report, waivers=waivers, baseline=baseline, day=day)
-        batch.append(Entry(item, report=report, error=error))
-    reports = [entry.report for entry in batch if entry.report is not None]
-    unreadable = [entry for entry in batch if entry.error is not None]
-    for entry in unreadable:
-        print_error(str(entry.error))
+    with (AtomicFile(output) if output else contextlib.nullcontext()) as out:
+        def write(text: str) -> None:
+            if out is not None:
+                out.write(text)
+            elif text:
+                click.echo(text, nl=False)
+                sys.stdout.flush()
 
-    text = render(format_name, reports, details=details, fail_on=fail_on, batch=batch)
-    if text:
-        if output:
-            write_atomically(output, text)
-        else:
-            click.echo(text, nl=False)
+        with (contextlib.nullcontext() if live else progress_bar(len(paths))) as bar, \
+                contextlib.closing(iter_assess_each(
+                    paths, pack, explain=explain, near_miss=margin if near_miss else None,
+                    jobs=jobs or os.cpu_count() or 1,
+                    progress=(lambda done: bar.update(done - bar.pos)) if bar else None
+                )) as outcomes:
+            for item in items:
+                if isinstance(item, DiploError):
+                    entry = Entry(item.file or "", error=item)
+                else:
+                    report, error = next(outcomes)
+                    if report is not None:
+                        report = review(report, waivers=waivers, baseline=baseline, day=day)
+                    entry = Entry(item, report=report, error=error)
+                batch.append(entry)
+                if live and entry.error is not None:
+                    print_error(str(entry.error))
+                if streaming and entry.report is not None:
+                    write(render(format_name, [entry.report], details=details,
+                                 fail_on=fail_on, **options))
+        reports = [entry.report for entry in batch if entry.report is not None]
+        unreadable = [entry for entry in batch if entry.error is not None]
+        if not live:
+            for entry in unreadable:
+                print_error(str(entry.error))
+        if not streaming:
+            write(render(format_name, reports, details=details, fail_on=fail_on, batch=batch,
+                         **options))
     # a gate never passes over a case it could not read: the others are reported in full, but
     # the status says that the batch was not checked whole
     if unreadable or not reports:

@@ -10,6 +10,12 @@ methods cannot show that kind of output, and `renderer` says so. Register a new 
 options it knows and ignores the rest (declare `**options`); a format written before options
 existed, whose `reports` takes only `details`, still works: `register` hands it only the
 options it names.
+
+Some options change what a format shows, and a format that does not take one must not be
+handed it silently: a format lists those it takes in `options` (`summary`: verdicts and counts
+per concern, no finding bodies; `max_chars`: a length limit), and `require_option` refuses the
+others. A format whose `streams` is true renders a batch as the concatenation of its reports
+rendered one at a time, so that `diplo assess` writes each report as soon as it is assessed.
 """
 from __future__ import annotations
 
@@ -36,14 +42,61 @@ class Format(Protocol):
     # def rule(self, detail) -> str (one rule in full: engine.authoring.rule_detail)
 
 
-FINDING_HEADERS = ("#", "severity", "concern", "title", "subjects", "section")
+FINDING_HEADERS = ("#", "id", "severity", "concern", "title", "subjects", "section")
 
 
 def finding_rows(report) -> list[tuple]:
-    """One row per finding, in the report's order, for the tabular formats."""
-    return [(i, finding_severity(f), f.concern, f.title, ", ".join(f.subjects) or "-",
-             f.citation.section)
+    """One row per finding, in the report's order, for the tabular formats; long ids are
+    shortened (`short_ids`)."""
+    shown = short_ids([f.id for f in report.findings])
+    return [(i, shown[f.id], finding_severity(f), f.concern, f.title,
+             ", ".join(f.subjects) or "-", f.citation.section)
             for i, f in enumerate(report.findings, 1)]
+
+
+ID_WIDTH = 32
+ELLIPSIS = "\u2026"
+
+
+def short_ids(ids: list[str], width: int = ID_WIDTH) -> dict[str, str]:
+    """Each id as a table shows it: whole when it has at most `width` characters, else its
+    start and end around an ellipsis, still telling every id of `ids` apart (ids that would
+    look alike are given more characters, up to the whole id)."""
+    shown: dict[str, str] = {}
+    pending = list(dict.fromkeys(ids))
+    while pending:
+        cut = {id: _middle(id, width) for id in pending}
+        alike: dict[str, int] = {}
+        for text in cut.values():
+            alike[text] = alike.get(text, 0) + 1
+        # a shortened id holds an ellipsis and its width differs from one step to the next, so
+        # it never looks like a whole id or one shortened at another width
+        shown.update((id, text) for id, text in cut.items() if alike[text] == 1)
+        pending = [id for id in pending if id not in shown]
+        width += 8
+    return shown
+
+
+def _middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (width - 1 - head):]
+
+
+SUMMARY_HEADERS = ("concern", *reversed(SEVERITIES), "strengths")
+
+
+def concern_rows(report) -> list[tuple]:
+    """For a summary: one row per concern with findings (in the order of its first finding),
+    with the number of its risks at each severity and of its strengths."""
+    counts: dict[str, dict[str, int]] = {}
+    for f in report.findings:
+        row = counts.setdefault(f.concern, {})
+        key = f.severity if f.kind == "risk" else "strengths"
+        row[key] = row.get(key, 0) + 1
+    return [(concern, *(str(row.get(k, 0)) for k in SUMMARY_HEADERS[1:]))
+            for concern, row in counts.items()]
 
 
 def finding_severity(finding) -> str:
@@ -55,17 +108,27 @@ def finding_severity(finding) -> str:
     return finding.severity if change is None else f"{finding.severity} (was {change.default})"
 
 
-def detail_lines(report, show_id) -> list[str]:
-    """Each finding's message, remedy and quote, numbered as in the table of findings."""
+def detail_lines(report, show_id, *, details: bool = True,
+                 tree: Callable[[Any], list[str]] | None = None) -> list[str]:
+    """Each finding numbered as in the table of findings: with `details`, its full id,
+    message, remedy and quote; with `tree`, the lines `tree(finding)` gives (its proof tree)
+    under it."""
     lines = []
     for i, f in enumerate(report.findings, 1):
-        lines.append(f"{i}. {show_id(f.id)} {f.message}")
-        if f.remediation:
-            lines.append(f"   Remedy: {f.remediation}")
-        lines.append(f"   Guidance ({f.citation.section}): \"{f.citation.quote}\"")
-        if f.severity_override is not None:
-            lines.append(f"   Severity: {f.severity}, set by {f.severity_override.by} (the "
-                         f"rule gives {f.severity_override.default})")
+        below = []
+        if details:
+            lines.append(f"{i}. {show_id(f.id)} {f.message}")
+            if f.remediation:
+                below.append(f"Remedy: {f.remediation}")
+            below.append(f"Guidance ({f.citation.section}): \"{f.citation.quote}\"")
+            if f.severity_override is not None:
+                below.append(f"Severity: {f.severity}, set by {f.severity_override.by} (the "
+                             f"rule gives {f.severity_override.default})")
+            below += tree(f) if tree is not None else []
+        elif tree is not None:
+            first, *below = tree(f)
+            lines.append(f"{i}. {first}")
+        lines += [f"   {line}" for line in below]
     return lines
 
 
@@ -157,6 +220,20 @@ def names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
+def require_option(name: str, option: str, flag: str) -> None:
+    """A UsageError naming `flag` unless format `name` takes `option` (in its `options`)."""
+    if option in getattr(get(name), "options", ()):
+        return
+    able = [n for n in names() if option in getattr(get(n), "options", ())]
+    raise UsageError(f"format {name} does not take it; it is for the "
+                     f"{' and '.join(able) or 'no'} format{'s' * (len(able) != 1)}", path=flag)
+
+
+def streams(name: str) -> bool:
+    """Whether format `name` can be written one report at a time (see the module's text)."""
+    return bool(getattr(get(name), "streams", False))
+
+
 def renderer(name: str, kind: str) -> Callable[[Any], str]:
     """The method of format `name` that renders `kind` ("comparison", "sweep")."""
     method = getattr(get(name), kind, None)
@@ -196,6 +273,7 @@ def show_severity(severity: str | None) -> str:
 # (`get`), so that a command does not import what the formats it does not use need (the JUnit
 # format's XML library, for one); `names` lists them all the same.
 _BUILTIN = {"json": ("json_format", "JsonFormat"), "junit": ("junit", "JunitFormat"),
+            "jsonl": ("jsonl", "JsonlFormat"),
             "markdown": ("markdown", "MarkdownFormat"), "sarif": ("sarif", "SarifFormat"),
             "table": ("table", "TableFormat")}
 _BUILTIN_MODULES = frozenset(f"{__name__}.{module}" for module, _ in _BUILTIN.values())

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 
 from ..model import SEVERITIES
 from . import (
     RULE_HEADERS,
+    SUMMARY_HEADERS,
+    concern_rows,
     finding_severity,
     gate_findings,
     register,
     rule_rows,
     show_number,
     show_severity,
-    show_value,
     sweep_rows,
 )
 from .table import (
@@ -34,6 +36,7 @@ from .table import (
     severity_text,
     summary_text,
 )
+from .tree import proof_lines
 
 
 def _cell(value) -> str:
@@ -88,11 +91,6 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
 
 
-def _verdict_line(report) -> str:
-    return (f"**Verdict: {summary_text(report.verdict, report.summary)}** for "
-            f"{_md(report.case.title)}")
-
-
 def _gate_line(report, fail_on: str) -> str:
     """Whether the case passes `diplo assess --fail-on`, waivers and baseline considered."""
     counted = len(gate_findings(report, fail_on))
@@ -108,140 +106,269 @@ def _gate_line(report, fail_on: str) -> str:
     return f"{gate} passes the gate: no risk at or above {fail_on}."
 
 
-def _proof_lines(report, finding) -> list[str]:
-    """The proof tree of a finding from the report's facts: finding, the facts it rests on,
-    theirs in turn, each with its rule, fields, parameters and the case fields it read."""
-    facts = {fact.id: fact for fact in report.facts or []}
-    lines: list[str] = []
-
-    def show(value) -> str:
-        return ", ".join(show_value(v) for v in value) if isinstance(value, list) \
-            else show_value(value)
-
-    def details(node, pad: str, quote: bool):
-        lines.append(f"{pad}  by rule {node.rule} ({node.pack}), guidance "
-                     f"{node.citation.section}" + (f": \"{node.citation.quote}\"" if quote
-                                                   else ""))
-        if node.parameters:
-            lines.append(f"{pad}  parameters: " + ", ".join(
-                f"${k} = {show(v)}" for k, v in node.parameters.items()))
-        if node.inputs:
-            lines.append(f"{pad}  case fields: " + ", ".join(node.inputs))
-
-    def walk(fact_id: str, prefix: str, last: bool, seen: tuple):
-        head = "└─ " if last else "├─ "
-        pad = prefix + ("   " if last else "│  ")
-        fact = facts.get(fact_id)
-        if fact is None or fact_id in seen:
-            why = "not in the report" if fact is None else "shown above"
-            lines.append(f"{prefix}{head}{fact_id}  ({why})")
-            return
-        lines.append(f"{prefix}{head}{fact.id}  (derived {fact.kind})")
-        if fact.fields:
-            lines.append(f"{pad}  fields: " + ", ".join(
-                f"{k} = {show(v)}" for k, v in fact.fields.items()))
-        details(fact, pad, True)
-        for j, child in enumerate(fact.because):
-            walk(child, pad, j == len(fact.because) - 1, seen + (fact_id,))
-
-    what = finding.severity if finding.kind == "risk" else "strength"
-    lines.append(f"{finding.id}  [{what}] {' '.join(finding.title.split())}")
-    details(finding, "", False)
-    for j, child in enumerate(finding.because):
-        walk(child, "", j == len(finding.because) - 1, ())
-    return [" ".join(line.split("\n")) for line in lines]
-
-
-def _details_block(report, finding) -> list[str]:
-    tree = _proof_lines(report, finding)
+def _proof_block(report, finding, pad: str) -> list[str]:
+    tree = proof_lines(report, finding)
     longest = max((len(run) for line in tree for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     summary = f"Proof tree of <code>{html.escape(finding.id)}</code>"
-    return (["", f"  <details><summary>{summary}</summary>", "", f"  {fence}text"]
-            + [f"  {line}" for line in tree] + [f"  {fence}", "", "  </details>"])
+    return (["", f"{pad}<details><summary>{summary}</summary>", "", f"{pad}{fence}text"]
+            + [f"{pad}{line}" for line in tree] + [f"{pad}{fence}", "", f"{pad}</details>"])
 
 
-def _finding_lines(report, finding, label: str, explain: bool) -> list[str]:
-    lines = [f"- **{label}**: {_md(finding.title)} ({_inline_code(finding.id)})", "",
-             f"  {_md(finding.message)}"]
+def _finding_lines(report, finding, label: str, explain: bool, collapsed: bool) -> list[str]:
+    """A finding as a list item: its label, title and id, then its body (message, waiver,
+    severity change, remedy, guidance, proof tree); in a `collapsed` `<details>` block for a
+    batch, where a reader first looks for which findings there are."""
+    body = [f"{_md(finding.message)}"]
     waived = getattr(finding, "waived", None)
     if waived is not None:
-        lines += ["", f"  **Waived** until {waived.expires} by {_md(waived.owner)}: "
-                      f"{_md(waived.reason)}"]
+        body += ["", f"**Waived** until {waived.expires} by {_md(waived.owner)}: "
+                     f"{_md(waived.reason)}"]
     change = getattr(finding, "severity_override", None)
     if change is not None:
-        lines += ["", f"  **Severity** set by {_md(change.by)} (the rule gives "
-                      f"{change.default})"]
+        body += ["", f"**Severity** set by {_md(change.by)} (the rule gives {change.default})"]
     if finding.remediation:
-        lines += ["", f"  **Remedy:** {_md(finding.remediation)}"]
-    lines += ["", f"  **Guidance** ({_inline_code(finding.citation.section)}): "
-                  f"\"{_md(finding.citation.quote)}\""]
+        body += ["", f"**Remedy:** {_md(finding.remediation)}"]
+    body += ["", f"**Guidance** ({_inline_code(finding.citation.section)}): "
+                 f"\"{_md(finding.citation.quote)}\""]
+    lines = [f"- **{label}**: {_md(finding.title)} ({_inline_code(finding.id)})", ""]
+    if collapsed:
+        lines += ["  <details><summary>Details"
+                  + (" and proof tree" if explain else "") + "</summary>", ""]
+    lines += [f"  {line}" if line else "" for line in body]
     if explain:
-        lines += _details_block(report, finding)
+        lines += _proof_block(report, finding, "  ")
+    if collapsed:
+        lines += ["", "  </details>"]
     return lines
 
 
-def memo(report, *, fail_on: str | None = None) -> str:
-    """One report as a reviewer's memo (see the module's description)."""
+# --- one case's memo, in the pieces a length limit cuts between -------------------------------
+
+@dataclass
+class _Heading:
+    text: str
+    start: int          # the pieces under it: start <= i < stop
+    stop: int
+    empty: str = ""     # said under it when it has no piece at all
+
+
+# what a piece is: a risk's rank by severity (0 critical ... 4 info), a strength or the near
+# misses; a length limit leaves out the highest first
+STRENGTH, NEAR = len(SEVERITIES), len(SEVERITIES) + 1
+
+
+@dataclass
+class _Case:
+    head: list[str]                                   # title, verdict, case and gate, counts
+    layout: list = field(default_factory=list)        # _Heading and piece numbers, in order
+    pieces: list[list[str]] = field(default_factory=list)
+    kinds: list[int] = field(default_factory=list)    # per piece: its rank (see above)
+
+    def lines(self, kept: set[int] | None = None) -> list[str]:
+        """The memo with the pieces `kept` (None: the whole memo)."""
+        whole = kept is None or len(kept) == len(self.pieces)
+        kept = set(range(len(self.pieces))) if kept is None else kept
+        lines = list(self.head)
+        for item in self.layout:
+            if isinstance(item, _Heading):
+                if item.start == item.stop:
+                    if whole:
+                        lines += ["", item.text, "", item.empty]
+                elif any(i in kept for i in range(item.start, item.stop)):
+                    lines += ["", item.text]
+            elif item in kept:
+                lines += [""] + self.pieces[item]
+        if not whole:
+            left = [kind for i, kind in enumerate(self.kinds) if i not in kept]
+            lines += ["", f"*Left out of this case to keep the memo short: {_left(left)} (see "
+                          "the note at the top).*"]
+        return lines
+
+
+def _left(kinds: list[int], of: list[int] | None = None) -> str:
+    """What pieces of these kinds are: "2 risks, 3 strengths and the near misses" (with `of`,
+    all the pieces: "2 of 10 risks, ...")."""
+    what = []
+    for word, ranks in (("risk", range(STRENGTH)), ("strength", (STRENGTH,))):
+        count = sum(1 for kind in kinds if kind in ranks)
+        if count and of is None:
+            what.append(_plural(count, word))
+        elif count:
+            what.append(f"{count} of {_plural(sum(1 for k in of if k in ranks), word)}"
+                        + (" (the least severe)" if word == "risk" else ""))
+    near = kinds.count(NEAR)
+    if near:
+        what.append("the near misses" if of is None else
+                    f"the near misses of {_plural(near, 'case')}")
+    return ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else "".join(what)
+
+
+def _case(report, level: int, *, fail_on: str | None, summary: bool, collapsed: bool,
+          batch: bool) -> _Case:
+    h = "#" * level
     case = report.case
-    lines = [_verdict_line(report), ""]
+    verdict = f"**Verdict: {summary_text(report.verdict, report.summary)}**"
     about = f"Case {_inline_code(case.id)}"
     if case.source:
         about += f" in {_inline_code(case.source)}"
     about += f", assessed with {_md(packs_text(report.packs))}."
     if fail_on is not None:
         about += " " + _gate_line(report, fail_on)
-    lines.append(about)
+    title = _md(case.title) if batch else f"Assessment: {_md(case.title)}"
+    memo = _Case(head=[f"{h} {title}", "", verdict, "", about])
+    near = report.near_misses
+    if summary:
+        rows = [(_md(_concern(concern)), *counts) for concern, *counts in concern_rows(report)]
+        memo.head += [""] + (_table(SUMMARY_HEADERS, rows) if rows else ["No findings."])
+        if near is not None:
+            memo.head += ["", f"Near misses: {len(near) or 'none'}."]
+        return memo
     explain = report.facts is not None
     risks = [f for f in report.findings if f.kind == "risk"]
     strengths = [f for f in report.findings if f.kind != "risk"]
-    lines += ["", f"### Risks ({len(risks)})"]
-    if not risks:
-        lines += ["", "No risks."]
     concerns: dict[str, list] = {}
     for finding in risks:        # concerns in the order of their first, most severe, risk
         concerns.setdefault(finding.concern, []).append(finding)
+    memo.layout.append(_Heading(f"{h}# Risks ({len(risks)})", 0, len(risks), "No risks."))
     for concern, findings in concerns.items():
-        lines += ["", f"#### {_md(_concern(concern))} ({len(findings)})"]
+        start = len(memo.pieces)
+        memo.layout.append(_Heading(f"{h}## {_md(_concern(concern))} ({len(findings)})",
+                                    start, start + len(findings)))
         for finding in findings:
-            lines += [""] + _finding_lines(report, finding, finding_severity(finding),
-                                           explain)
-    lines += ["", f"### Strengths ({len(strengths)})"]
-    if not strengths:
-        lines += ["", "No strengths."]
+            memo.layout.append(len(memo.pieces))
+            memo.pieces.append(_finding_lines(report, finding, finding_severity(finding),
+                                              explain, collapsed))
+            memo.kinds.append(SEVERITIES[::-1].index(finding.severity))
+    start = len(memo.pieces)
+    memo.layout.append(_Heading(f"{h}# Strengths ({len(strengths)})", start,
+                                start + len(strengths), "No strengths."))
     for finding in strengths:
-        lines += [""] + _finding_lines(report, finding, _md(_concern(finding.concern)),
-                                       explain)
-    near = report.near_misses
+        memo.layout.append(len(memo.pieces))
+        memo.pieces.append(_finding_lines(report, finding, _md(_concern(finding.concern)),
+                                          explain, collapsed))
+        memo.kinds.append(STRENGTH)
     if near is not None:
-        lines += ["", f"### Near misses ({len(near)})", ""]
-        lines += [f"- {_md(n.message)}" for n in near] if near else ["None."]
-    return "\n".join(lines) + "\n"
+        memo.layout.append(len(memo.pieces))
+        memo.pieces.append([f"{h}# Near misses ({len(near)})", ""]
+                           + ([f"- {_md(n.message)}" for n in near] if near else ["None."]))
+        memo.kinds.append(NEAR)
+    return memo
 
+
+def memo(report, *, fail_on: str | None = None) -> str:
+    """One report as a reviewer's memo (see the module's description), whole."""
+    return "\n".join(_case(report, 1, fail_on=fail_on, summary=False, collapsed=False,
+                           batch=False).lines()) + "\n"
+
+
+# --- the memo of one or more cases, within a length limit -------------------------------------
 
 _WORST = ("pass", "warn", "fail")
+DEFAULT_MAX_CHARS = 60_000
+
+
+class _Document:
+    """The memo of `reports`, rendered with the first `cases` cases and, when all are shown,
+    the first `pieces` pieces in the order in which a length limit keeps them: every case's
+    critical risks, then high ones and so on, then the strengths, then the near misses (each
+    in the memo's order)."""
+
+    def __init__(self, reports, *, fail_on: str | None, summary: bool):
+        self.batch = len(reports) > 1
+        self.cases = [_case(r, 2 if self.batch else 1, fail_on=fail_on, summary=summary,
+                            collapsed=self.batch, batch=self.batch) for r in reports]
+        self.top: list[str] = []
+        if self.batch:
+            verdicts = [r.verdict for r in reports]
+            worst = max(verdicts, key=_WORST.index)
+            counts = ", ".join(f"{verdicts.count(v)} {v}" for v in reversed(_WORST)
+                               if verdicts.count(v))
+            self.top = [f"# Assessment: {len(reports)} cases", "",
+                        f"**Verdict: {worst.upper()}** for {len(reports)} cases ({counts})"]
+        self.order = sorted((kind, c, i) for c, case in enumerate(self.cases)
+                            for i, kind in enumerate(case.kinds))
+        self.kinds = [kind for kind, _, _ in self.order]
+
+    def text(self, cases: int, pieces: int, limit: int) -> str:
+        shown = self.cases[:cases]
+        kept: list[set[int]] = [set() for _ in shown]
+        for _, c, i in self.order[:pieces]:
+            if c < cases:
+                kept[c].add(i)
+        note = []
+        if cases < len(self.cases) or pieces < len(self.order):
+            left = self.kinds[pieces:] if cases == len(self.cases) else [
+                kind for kind, c, i in self.order if c >= cases or i not in kept[c]]
+            note = ["", self._note(left, len(self.cases) - cases, limit)]
+        blocks: list[list[str]] = []
+        for case, keep in zip(shown, kept):
+            lines = case.lines(keep)
+            if not self.batch:   # one case: the note under its verdict
+                lines = lines[:len(case.head)] + note + lines[len(case.head):]
+            blocks.append(lines)
+        if self.batch or not blocks:
+            blocks.insert(0, self.top + note)
+        return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
+
+    def _note(self, left: list[int], cases: int, limit: int) -> str:
+        what = [_left(left, self.kinds)] if left else []
+        if cases:
+            what.append(f"{cases} of {_plural(len(self.cases), 'case')} (their verdicts too)")
+        return (f"> **Shortened** to stay under {limit:,} characters: left out are "
+                f"{' and '.join(what)}. For the whole memo run the same `diplo assess` with "
+                "`--max-chars 0` (and `-o memo.md` to keep it in a file); `--format json` "
+                "gives the reports.")
+
+    def fitted(self, limit: int, appendix: str) -> str:
+        """The memo whole if it fits in `limit` characters with `appendix` after it; else
+        every case's verdict and as many findings as fit (risks before strengths), then, if
+        even the verdicts do not fit, as many cases as fit."""
+        room = limit - len(appendix)
+        everything = len(self.cases)
+        whole = self.text(everything, len(self.order), limit)
+        if not limit or len(whole) <= room:
+            return whole
+        if len(self.text(everything, 0, limit)) <= room:
+            best = _last_that_fits(lambda n: len(self.text(everything, n, limit)) <= room,
+                                   len(self.order))
+            return self.text(everything, best, limit)
+        best = _last_that_fits(lambda n: len(self.text(n, 0, limit)) <= room, everything)
+        return self.text(best, 0, limit)
+
+
+def _last_that_fits(fits, stop: int) -> int:
+    """The largest n in 0..stop-1 for which fits(n) (0 when none does): a binary search, as
+    a memo grows with every piece it keeps."""
+    low, high = 0, stop - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @register
 class MarkdownFormat:
     name = "markdown"
     description = "a reviewer's memo in Markdown, for pull-request comments"
+    options = frozenset({"summary", "max_chars"})
 
     def reports(self, reports, *, details=False, fail_on: str | None = None,
+                summary: bool = False, max_chars: int | None = None, appendix: str = "",
                 **options) -> str:
         """`details` changes nothing: the memo always gives messages, remedies and quotes.
-        `fail_on` adds a line on whether each case passes `diplo assess --fail-on`."""
+        `fail_on` adds a line on whether each case passes `diplo assess --fail-on`;
+        `summary` gives verdicts and counts per concern instead of the findings. The memo with
+        `appendix` (text a caller adds after it, never cut) stays within `max_chars`
+        characters (default DEFAULT_MAX_CHARS; 0: no limit) by leaving findings out."""
         if fail_on is not None and fail_on not in SEVERITIES:
             fail_on = None
-        blocks = [memo(report, fail_on=fail_on) for report in reports]
-        if len(reports) > 1:
-            verdicts = [r.verdict for r in reports]
-            worst = max(verdicts, key=_WORST.index)
-            counts = ", ".join(f"{verdicts.count(v)} {v}" for v in reversed(_WORST)
-                               if verdicts.count(v))
-            blocks.insert(0, f"**Verdict: {worst.upper()}** for {len(reports)} cases "
-                             f"({counts})\n")
-        return "\n---\n\n".join(blocks)
+        limit = DEFAULT_MAX_CHARS if max_chars is None else max_chars
+        document = _Document(reports, fail_on=fail_on, summary=summary)
+        return document.fitted(limit, appendix) + appendix
 
     def rules(self, rules) -> str:
         return "\n".join(_table(RULE_HEADERS, rule_rows(rules))) + "\n"

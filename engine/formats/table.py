@@ -7,6 +7,8 @@ from ..model import SEVERITIES
 from . import (
     FINDING_HEADERS,
     RULE_HEADERS,
+    SUMMARY_HEADERS,
+    concern_rows,
     detail_lines,
     finding_rows,
     register,
@@ -16,6 +18,7 @@ from . import (
     show_value,
     sweep_rows,
 )
+from .tree import proof_lines
 
 _ORDER = tuple(reversed(SEVERITIES))
 
@@ -68,8 +71,12 @@ def case_text(ref) -> str:
 class TableFormat:
     name = "table"
     description = "a table of findings per case, risks first, with the verdict"
+    options = frozenset({"summary"})
 
-    def reports(self, reports, *, details=False, **options) -> str:
+    def reports(self, reports, *, details=False, summary=False, **options) -> str:
+        """With `details`, each finding's full id, message, remedy and quote under the table;
+        with facts in the report (`--explain`), each finding's proof tree; with `summary`, the
+        number of findings per concern instead of the findings."""
         blocks = []
         for report in reports:
             case = report.case
@@ -77,18 +84,27 @@ class TableFormat:
             if case.source:
                 head += f"  {case.source}"
             lines = [head]
-            if report.findings:
-                lines.append(tabulate(finding_rows(report), headers=FINDING_HEADERS,
+            if not report.findings:
+                lines.append("No findings.")
+            elif summary:
+                lines.append(tabulate(concern_rows(report), headers=SUMMARY_HEADERS,
                                       disable_numparse=True))
             else:
-                lines.append("No findings.")
-            if details and report.findings:
-                lines.append("")
-                lines += detail_lines(report, lambda id: f"[{id}]")
+                lines.append(tabulate(finding_rows(report), headers=FINDING_HEADERS,
+                                      disable_numparse=True))
+                explain = report.facts is not None
+                if details or explain:
+                    lines.append("")
+                    lines += detail_lines(
+                        report, lambda id: f"[{id}]", details=details,
+                        tree=(lambda f: proof_lines(report, f)) if explain else None)
             lines.append(verdict_line(report))
             if report.near_misses is not None:
-                lines.append("Near misses:" + ("" if report.near_misses else " none"))
-                lines += [f"  {n.message}" for n in report.near_misses]
+                if summary:
+                    lines.append(f"Near misses: {len(report.near_misses) or 'none'}")
+                else:
+                    lines.append("Near misses:" + ("" if report.near_misses else " none"))
+                    lines += [f"  {n.message}" for n in report.near_misses]
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) + "\n"
 

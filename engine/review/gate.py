@@ -48,27 +48,31 @@ class Entry:
 # --- rendering ---------------------------------------------------------------------------------
 
 def render(format_name: str, reports: list[Report], *, details: bool, fail_on: str,
-           batch: list[Entry] | None = None) -> str:
+           batch: list[Entry] | None = None, **options) -> str:
     """The reports in a format, with what the format itself does not show of waivers and
     baselines: in the table format, notes after each report and, for a batch of more than one
-    case, a summary table; in the markdown format, a section at the end."""
+    case, a summary table; in the markdown format, sections at the end (which the memo's
+    length limit counts but never cuts). `options` go to the format as they are (`summary`,
+    `max_chars`)."""
     fmt = formats.get(format_name)
     unreadable = [entry.error for entry in batch or () if entry.error is not None]
     if not reports and not (unreadable and getattr(fmt, "shows_unreadable", False)):
         return ""   # nothing assessed: the errors are on stderr
-    options = {"unreadable": unreadable} if unreadable else {}
+    if unreadable:
+        options["unreadable"] = unreadable
     reviewed = any(r.waivers or r.baseline for r in reports)
     if format_name == "table" and reviewed:
         # the table format's text is its reports' blocks joined by a blank line, so rendering
         # them one at a time leaves room for each report's notes without touching the format
-        text = "\n".join(fmt.reports([r], details=details, fail_on=fail_on)
+        text = "\n".join(fmt.reports([r], details=details, fail_on=fail_on, **options)
                          + _table_notes(r, fail_on) for r in reports)
+    elif format_name == "markdown":
+        appendix = ((_markdown_notes(reports) if reviewed else "")
+                    + (_markdown_unreadable(unreadable) if unreadable else ""))
+        text = fmt.reports(reports, details=details, fail_on=fail_on, appendix=appendix,
+                           **options)
     else:
         text = fmt.reports(reports, details=details, fail_on=fail_on, **options)
-    if format_name == "markdown" and reviewed:
-        text += _markdown_notes(reports)
-    if format_name == "markdown" and unreadable:
-        text += _markdown_unreadable(unreadable)
     if format_name == "table" and batch is not None and len(batch) > 1:
         text += ("\n" if text else "") + summary_table(batch, fail_on)
     return text
@@ -158,7 +162,7 @@ def _table_notes(report: Report, fail_on: str) -> str:
 def _markdown_notes(reports: list[Report]) -> str:
     # the memo marks waived risks and says whether each case passes the gate; what it does
     # not show is which waivers expired or match nothing, and the comparison with a baseline
-    lines = ["", "---", "", "### Waivers and baseline"]
+    lines = ["", "## Waivers and baseline"]
     for report in reports:
         if report.waivers is None and report.baseline is None:
             continue
@@ -179,7 +183,7 @@ def _markdown_notes(reports: list[Report]) -> str:
 
 
 def _markdown_unreadable(errors: list[DiploError]) -> str:
-    lines = ["", "### Cases that could not be assessed", "",
+    lines = ["", "## Cases that could not be assessed", "",
              f"The gate fails: {len(errors)} case file{'s' * (len(errors) != 1)} could not be "
              "read or validated, so the batch was not checked whole.", ""]
     lines += [f"- `{_code_text(str(error))}`" for error in errors]
@@ -232,36 +236,80 @@ def summary_table(batch: list[Entry], fail_on: str) -> str:
 def write_atomically(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that the file is either as it was or complete: a temporary
     file in the same folder (same file system, so the rename is atomic), then os.replace."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError("is a folder; --output takes a file name", file=str(path))
-    mode = None
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)  # keep a replaced file's permissions
-    except OSError:
-        pass
-    import secrets
-    temp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        # os.open applies the umask, so a new file gets the permissions any write would give
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileNotFoundError:
-        raise UsageError("cannot write: its folder does not exist", file=str(path)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot write: {exc.strerror or exc}", file=str(path)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException as exc:
+    with AtomicFile(path) as out:
+        out.write(text)
+
+
+class AtomicFile:
+    """A file written whole or not at all, in pieces as they come: the pieces go to a
+    temporary file in the same folder (same file system, so the rename is atomic), which
+    replaces `path` when the `with` block ends normally having written something. An error
+    or an interruption, or nothing written, leaves `path` as it was and no temporary file."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        self.target = Path(path)
+        if self.target.is_dir():
+            raise UsageError("is a folder; --output takes a file name", file=str(path))
+        self.temp: Path | None = None
+        self.out = None
+
+    def write(self, text: str) -> None:
+        if self.out is None:
+            self._open()
         try:
-            os.unlink(temp)
+            self.out.write(text)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if self.out is None:
+            return
+        try:
+            if kind is None:
+                self._replace()
+        finally:
+            if self.temp is not None:   # not renamed: an error, or the rename failed
+                self.out.close()
+                try:
+                    os.unlink(self.temp)
+                except OSError:
+                    pass
+
+    def _open(self) -> None:
+        import secrets
+        temp = self.target.parent / (f".{self.target.name}.{os.getpid()}."
+                                     f"{secrets.token_hex(4)}.tmp")
+        try:
+            # os.open applies the umask, so a new file gets the permissions any write would give
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:
+            raise UsageError("cannot write: its folder does not exist",
+                             file=str(self.path)) from None
+        except OSError as exc:
+            raise self._error(exc) from None
+        self.temp = temp
+        self.out = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def _replace(self) -> None:
+        mode = None
+        try:
+            mode = stat.S_IMODE(self.target.stat().st_mode)  # a replaced file keeps them
         except OSError:
             pass
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write: {exc.strerror or exc}", file=str(path)) from None
-        raise
+        try:
+            self.out.flush()
+            os.fsync(self.out.fileno())
+            self.out.close()
+            if mode is not None:
+                os.chmod(self.temp, mode)
+            os.replace(self.temp, self.target)
+        except OSError as exc:
+            raise self._error(exc) from None
+        self.temp = None
+
+    def _error(self, exc: OSError) -> UsageError:
+        return UsageError(f"cannot write: {exc.strerror or exc}", file=str(self.path))
