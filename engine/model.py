@@ -156,6 +156,19 @@ class Waived(FrozenModel):
     expires: datetime.date
 
 
+class Effect(FrozenModel):
+    """A finding folded into another because both have the same cause: one root cause is one
+    finding, reported at the severity of its worst effect, with the others listed here."""
+
+    id: str
+    rule: str
+    severity: Severity
+    concern: str
+    title: str
+    message: str
+    subjects: list[str]
+
+
 class Finding(FrozenModel):
     id: str
     rule: str
@@ -177,6 +190,12 @@ class Finding(FrozenModel):
     severity_override: SeverityChange | None = Field(
         default=None, description="set when the severity is not the one the rule's pack "
                                   "gives, or null")
+    cause: str | None = Field(
+        default=None, description="what the finding is about at root (its rule's `cause`, "
+                                  "e.g. a line item's id), or null")
+    effects: list[Effect] = Field(
+        default_factory=list, description="other findings with the same cause, folded into "
+                                          "this one (the most severe)")
 
 
 class WaiverEntry(FrozenModel):
@@ -265,15 +284,106 @@ class DerivedFact(FrozenModel):
     citation: Citation
 
 
-class Report(FrozenModel):
-    """The assessment report (report format, version 1)."""
+class CoverageEntry(FrozenModel):
+    """A check that could not be made, or was made on an assumption, because the case does not
+    state what it needs. Absence is never read as zero or as fine: it is said here."""
 
-    schema_version: Literal[1] = 1
+    check: str = Field(description="what could not be checked: real_terms, burden_sharing, "
+                       "line_change, total_change, volatility, real_volatility, threat, "
+                       "transparency, commitment_link, memberships, contingency")
+    missing: str = Field(description="the case field that is not stated, e.g. inflation_pct "
+                         "or line_items[2].prior")
+    subject: str | None = Field(default=None, description="the line item, commitment or "
+                                "category the entry is about, or null for the case")
+    reason: str
+    rules: list[str] = Field(default_factory=list, description="the reporting rules of the "
+                             "loaded packs whose conditions read what is missing")
+
+
+class PlausibilityWarning(FrozenModel):
+    """A figure that is valid but almost certainly mistyped (`diplo assess --strict` makes it
+    an error)."""
+
+    code: str
+    path: str = Field(description="the case field, e.g. inflation_pct")
+    message: str
+    line: int | None = None
+    column: int | None = None
+    accepted: bool = Field(default=False, description="the case lists the code in "
+                           "accept_warnings: its author has checked the figure")
+
+
+class SubjectNotes(FrozenModel):
+    id: str
+    field: str = Field(description="where it stands in the case, e.g. line_items[2]")
+    sources: list[str]
+    notes: str | None = None
+
+
+class CaseNotes(FrozenModel):
+    """What the analyst wrote about the case beyond its figures."""
+
+    fiscal_year_label: str | None = Field(
+        default=None, description="the fiscal year as written (2024-25) when a label; "
+        "case.fiscal_year is then its benchmark year")
+    sources: list[str]
+    notes: str | None = None
+    subjects: list[SubjectNotes] = Field(
+        default_factory=list, description="line items and commitments with sources or notes")
+
+
+class StatedRange(FrozenModel):
+    field: str
+    value: float
+    low: float
+    high: float
+
+
+class RangeSwitch(FrozenModel):
+    """Where, inside a stated range, a finding switches on or off or changes severity."""
+
+    field: str
+    before: Severity | None
+    after: Severity | None
+    at: float
+    last_before: float
+    exact: bool
+
+
+class FindingRobustness(FrozenModel):
+    finding: str
+    title: str
+    reported: bool = Field(description="the finding is in the report (at the stated values)")
+    holds: bool = Field(description="the same severity, or the same absence, across every "
+                        "stated range")
+    switches: list[RangeSwitch]
+
+
+class Robustness(FrozenModel):
+    """Each finding across the ranges the case states, one figure at a time, the others at
+    their values."""
+
+    ranges: list[StatedRange]
+    verdicts: list[Literal["pass", "warn", "fail"]] = Field(
+        description="the verdicts met across the ranges")
+    findings: list[FindingRobustness]
+    invalid: list[str] = Field(default_factory=list, description="figures whose range makes "
+                               "the case invalid somewhere (a sum above the total, say)")
+
+
+class Report(FrozenModel):
+    """The assessment report (report format, version 2: version 1 with keys added)."""
+
+    schema_version: Literal[2] = 2
     case: CaseRef
     packs: list[PackRef]
     verdict: Literal["pass", "warn", "fail"]
     summary: Summary
     findings: list[Finding]
+    coverage: list[CoverageEntry] = Field(default_factory=list)
+    warnings: list[PlausibilityWarning] = Field(default_factory=list)
+    notes: CaseNotes | None = None
+    robustness: Robustness | None = None
     facts: list[DerivedFact] | None = None
     near_misses: list[NearMiss] | None = None
     waivers: WaiversInfo | None = None

@@ -79,6 +79,7 @@ PACK_COMMANDS = {
     **CASE_COMMANDS,
     "rules-list": ["rules", "list"],
     "rules-categories": ["rules", "categories"],
+    "rules-show": ["rules", "show", "DD-TRA-005"],
 }
 
 BROKEN_PACKS = {
@@ -100,6 +101,12 @@ BROKEN_PACKS = {
     "param-infinite": (["--param", "deep_cut_pct=inf"], ["finite"]),
     "param-without-value": (["--param", "deep_cut_pct"], ["NAME=VALUE"]),
     "param-without-name": (["--param", "=60"], ["NAME=VALUE"]),
+    "select-matches-nothing": (["--select", "DD-TRX"], ["--select DD-TRX",
+                                                        "did you mean 'DD-TRA'"]),
+    "ignore-unknown-kind": (["--ignore", "level:high"], ["--ignore level:high",
+                                                         "concern:NAME or tag:NAME"]),
+    "selection-leaves-nothing": (["--select", "tag:secrecy", "--ignore", "DD-TRA-01"],
+                                 ["no rule that reports is left"]),
 }
 
 

@@ -301,7 +301,7 @@ class CompiledPack:
                     lambda name: params.get(name[1:], ex.MISSING) if name.startswith("$")
                     else lookup(tuple(name.split("."))), outcome.ctx)
             outcome.findings.append(Emitted(finding_id, rule, subjects, text(rule.message),
-                                            text(rule.remediation), bound))
+                                            text(rule.remediation), bound, text(rule.cause)))
             self._count(outcome)
 
         def run(matched):

@@ -55,16 +55,17 @@ class Record(_Provenance):
 class Emitted(_Provenance):
     """A finding as a rule produced it, before the report shapes it."""
 
-    __slots__ = ("id", "rule", "subjects", "message", "remediation", "bound")
+    __slots__ = ("id", "rule", "subjects", "message", "remediation", "bound", "cause")
 
     def __init__(self, id: str, rule: Rule, subjects: tuple, message: str,
-                 remediation: str | None, bound: tuple):
+                 remediation: str | None, bound: tuple, cause: str | None = None):
         self.id = id
         self.rule = rule
         self.subjects = subjects
         self.message = message
         self.remediation = remediation
         self.bound = bound
+        self.cause = cause
 
 
 @dataclass

@@ -14,6 +14,7 @@ from ..model import (
     CaseRef,
     Citation,
     DerivedFact,
+    Effect,
     Finding,
     PackRef,
     Report,
@@ -116,8 +117,10 @@ def build_report(case: Case, pack: PackSet, outcome: Outcome, *, explain: bool) 
             "message": emitted.message, "subjects": list(emitted.subjects),
             "citation": citation, "because": list(emitted.because),
             "remediation": emitted.remediation, "inputs": list(emitted.inputs),
-            "parameters": dict(parameters), "severity_override": change}))
+            "parameters": dict(parameters), "severity_override": change,
+            "cause": emitted.cause or None}))
     findings.sort(key=_finding_order)
+    findings = fold_by_cause(findings)
     counts = {s: 0 for s in SEVERITIES}
     strengths = 0
     for finding in findings:
@@ -145,6 +148,41 @@ def build_report(case: Case, pack: PackSet, outcome: Outcome, *, explain: bool) 
         "packs": pack_refs(pack), "verdict": verdict,
         "summary": Summary(risks=RiskCounts(**counts), strengths=strengths),
         "findings": findings, "facts": facts})
+
+
+def fold_by_cause(findings: list[Finding]) -> list[Finding]:
+    """One finding per root cause: findings of the same kind with the same cause become the
+    most severe of them (the first in report order), with the others as its effects and its
+    subjects, derived facts and inputs the union of theirs. Findings without a cause stand
+    alone. `findings` is in report order, and so is the result."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        if finding.cause:
+            groups.setdefault((finding.kind, finding.cause), []).append(finding)
+    if all(len(group) == 1 for group in groups.values()):
+        return findings
+    folded: dict[str, Finding] = {}
+    dropped: set[str] = set()
+    for group in groups.values():
+        if len(group) == 1:
+            continue
+        first, rest = group[0], group[1:]
+        effects, seen = [], set()
+        for other in rest:
+            dropped.add(other.id)
+            key = (other.rule, tuple(other.subjects), other.message)
+            if key in seen:   # the same effect reached through another combination of facts
+                continue
+            seen.add(key)
+            effects.append(Effect(id=other.id, rule=other.rule, severity=other.severity,
+                                  concern=other.concern, title=other.title,
+                                  message=other.message, subjects=other.subjects))
+        union = lambda name: list(dict.fromkeys(  # noqa: E731
+            item for f in group for item in getattr(f, name)))
+        folded[first.id] = first.model_copy(update={
+            "effects": effects, "subjects": union("subjects"), "because": union("because"),
+            "inputs": union("inputs")})
+    return [folded.get(f.id, f) for f in findings if f.id not in dropped]
 
 
 def _rule_parts(pack: PackSet, rule) -> tuple:

@@ -347,7 +347,7 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
         for name, value in spec.derive.fields.items():
             sites[f"derive.{name}"] = _expr_where(doc, base + ("derive", "fields", name))
             derive_fields[name] = _parse(value, sites[f"derive.{name}"])
-    message = remediation = None
+    message = remediation = cause = None
     if spec.report:
         sites["message"] = where_in(doc, base + ("report", "message"))
         message = _template(spec.report.message, doc, base + ("report", "message"))
@@ -355,6 +355,9 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
             sites["remediation"] = where_in(doc, base + ("report", "remediation"))
             remediation = _template(spec.report.remediation, doc,
                                     base + ("report", "remediation"))
+        if spec.report.cause:
+            sites["cause"] = where_in(doc, base + ("report", "cause"))
+            cause = _template(spec.report.cause, doc, base + ("report", "cause"))
         concern = concerns.get(spec.report.concern)
         cpath = base + ("report", "concern")
         if concern is None:
@@ -388,7 +391,7 @@ def _rule_from_spec(spec: RuleSpec, doc: Document, index: int, manifest: Manifes
     return Rule(spec.id, manifest.name, spec.title, spec.description, patterns, lets,
                 spec.derive.fact if spec.derive else None, derive_fields, spec.report, message,
                 remediation, citation, citation.quote, at, sites, tags=list(spec.tags),
-                written=written)
+                written=written, cause=cause)
 
 
 def _template(text: str, doc: Document, path: tuple) -> Template:

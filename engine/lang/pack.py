@@ -72,6 +72,7 @@ class Rule:
     stratum: int = 0
     tags: list[str] = field(default_factory=list)
     written: dict[str, object] = field(default_factory=dict)   # "let.x", "derive.y": as written
+    cause: Template | None = None   # findings with the same cause are folded into one
 
     @property
     def kind(self) -> str:

@@ -149,6 +149,8 @@ class ReportSpec(_Strict):
     concern: Ident
     message: Prose
     remediation: Prose | None = None
+    # findings of one case with the same cause (a template, e.g. "{cut.line}") are one finding
+    cause: Prose | None = None
 
 
 class CitationSpec(_Strict):

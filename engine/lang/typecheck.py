@@ -70,7 +70,8 @@ class _Checker:
             at = rule.sites.get(f"derive.{name}", rule.at)
             field_types[name] = self._type(node, lambda ref: self._resolve_value(
                 ref, at, names, value_scope, rule, let_types), lambda n: use_param(n, at), at)
-        for key, template in (("message", rule.message), ("remediation", rule.remediation)):
+        for key, template in (("message", rule.message), ("remediation", rule.remediation),
+                              ("cause", rule.cause)):
             if template is None:
                 continue
             # folded text moves placeholders off their written column: point at the template
