@@ -66,8 +66,10 @@ def installed(wheel, tmp_path_factory) -> Path:
                           capture_output=True, text=True, check=True).stdout.strip()
     ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (Path(site) / "_dependencies.pth").write_text("\n".join(ours) + "\n", encoding="utf-8")
+    # --ignore-installed: a diplo installed in this environment is visible there too
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                           "--no-deps", "--no-index", "--quiet", str(wheel)],
+                           "--no-deps", "--no-index", "--ignore-installed", "--quiet",
+                           str(wheel)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return bin_dir
