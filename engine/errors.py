@@ -16,12 +16,43 @@ class DiploError(Exception):
         self.line = line
         self.column = column
         self.path = path
+        self.problems: list[DiploError] = []   # when several: each of them, this one first
+        self.hidden = 0                         # problems found beyond those in `problems`
+
+    @classmethod
+    def several(cls, problems: list["DiploError"], more: int = 0) -> "DiploError":
+        """One error standing for several problems of one input: it reads as the first, with
+        how many more there are; `problems` holds each (the CLI prints one line per problem).
+        `more` counts problems found beyond those listed."""
+        first = problems[0]
+        extra = len(problems) - 1 + more
+        message = first.message + (f" (and {extra} more problem{'s' * (extra > 1)})"
+                                   if extra else "")
+        error = cls(message, file=first.file, line=first.line, column=first.column,
+                    path=first.path)
+        if len(problems) > 1 or more:
+            error.problems = list(problems)
+            error.hidden = more
+        return error
+
+    def lines(self) -> list[str]:
+        """The error as lines of text: one per problem."""
+        if not self.problems:
+            return [str(self)]
+        lines = [str(problem) for problem in self.problems]
+        if self.hidden:
+            lines.append(f"{self.file + ': ' if self.file else ''}{self.hidden} more problem"
+                         f"{'s' * (self.hidden > 1)} not shown (the first "
+                         f"{len(self.problems)} are)")
+        return lines
 
     def located(self, **where) -> "DiploError":
         """Fill in location fields that are still unknown; returns self for raising."""
         for key, value in where.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        for problem in self.problems:
+            problem.located(**where)
         return self
 
     def __str__(self) -> str:

@@ -1,104 +1,35 @@
-"""Typed models of the two public contracts: the case (input) and the report (output).
-
-Field constraints here are the case format's rules of validity; cross-field rules (unique ids,
-totals, history years, known categories) live in `case.py`, which knows where fields stand.
+"""Typed models of the two public contracts: the case (input, defined in `case_format` and
+re-exported here) and the report (output).
 """
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-MAX_AMOUNT = 1e15  # larger than any defence budget in any currency unit; beyond it is a typo
+from .case_format import (  # noqa: F401 (re-exported: the contracts are named from here)
+    APPROXIMATE_TOLERANCE,
+    CHANGE_REASONS,
+    ESTIMATE_TYPES,
+    FINANCING,
+    MAX_AMOUNT,
+    ORGANISATIONS,
+    WARNING_CODES,
+    Case,
+    CaseCategory,
+    Commitment,
+    HistoryEntry,
+    LineItem,
+    Total,
+    Transparency,
+    benchmark_year,
+)
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=120)]
-Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Text = Annotated[str, StringConstraints(max_length=5000)]
-
-Unit = Literal["one", "thousand", "million", "billion"]
-Threat = Literal["low", "moderate", "elevated", "severe"]
-CommitmentKind = Literal["alliance", "security_agreement", "aid_program",
-                         "peacekeeping_mandate", "industry_partnership", "pooled_fund"]
-CommitmentStatus = Literal["active", "proposed", "ending"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
 FindingKind = Literal["risk", "strength"]
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-
-
-class _Strict(BaseModel):
-    # strict: "95" is not a number and 1 is not true; a case says what it means
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Total(_Strict):
-    amount: Amount
-    prior: Amount | None = None
-
-
-class LineItem(_Strict):
-    id: Slug
-    category: Annotated[str, StringConstraints(min_length=1, max_length=120)]
-    amount: Amount
-    prior: Amount | None = None
-    partners: list[Name] = Field(default_factory=list, max_length=500)
-    description: Text | None = None
-
-
-class Commitment(_Strict):
-    id: Slug
-    kind: CommitmentKind
-    partners: list[Name] = Field(default_factory=list, max_length=500)
-    depends_on: list[Annotated[str, StringConstraints(min_length=1, max_length=120)]] = Field(
-        default_factory=list, max_length=200)
-    status: CommitmentStatus = "active"
-    ends_year: Annotated[int, Field(ge=1000, le=9999)] | None = None
-
-
-class Transparency(_Strict):
-    budget_publication: Literal["disaggregated", "aggregate", "none"] | None = None
-    legislative_review: bool | None = None
-    external_audit: Literal["none", "financial", "financial_and_performance"] | None = None
-    audit_reports_published: bool | None = None
-    secret_share_pct: Percent | None = None
-    off_budget_share_pct: Percent | None = None
-    in_year_reporting: bool | None = None
-    civil_society_oversight: bool | None = None
-
-
-class HistoryEntry(_Strict):
-    fiscal_year: Annotated[int, Field(ge=1000, le=9999)]
-    total: Amount
-
-
-class Case(_Strict):
-    """One proposed defence budget (case format, version 1)."""
-
-    id: Slug
-    title: Name
-    country: Name
-    fiscal_year: Annotated[int, Field(ge=1000, le=9999)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    unit: Unit = "million"
-    gdp: Amount | None = None
-    inflation_pct: Annotated[float, Field(ge=-50, le=1000, allow_inf_nan=False)] | None = None
-    threat_environment: Threat | None = None
-    total: Total | None = None
-    line_items: list[LineItem] = Field(min_length=1, max_length=2000)
-    commitments: list[Commitment] = Field(default_factory=list, max_length=500)
-    transparency: Transparency = Field(default_factory=Transparency)
-    history: list[HistoryEntry] = Field(default_factory=list, max_length=200)
-
-    # where the case was read from, for reports and error positions
-    _source: str | None = PrivateAttr(default=None)
-    _document: Any = PrivateAttr(default=None)
-
-    @property
-    def source(self) -> str | None:
-        return self._source
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -419,6 +350,7 @@ class Report(FrozenModel):
         return bool(self.gate_findings(fail_on))
 
     def to_json(self) -> str:
-        absent = {name for name in ("facts", "near_misses", "waivers", "baseline")
+        absent = {name for name in ("notes", "robustness", "facts", "near_misses", "waivers",
+                                    "baseline")
                   if getattr(self, name) is None}
         return self.model_dump_json(indent=2, exclude_none=False, exclude=absent or None) + "\n"

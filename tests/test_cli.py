@@ -99,7 +99,7 @@ def test_json_is_byte_identical_across_runs():
 
 def test_json_report_shape():
     rep = report(ALLY)
-    assert rep["schema_version"] == 1
+    assert rep["schema_version"] == 2
     assert rep["case"]["source"] == ALLY
     assert [p["name"] for p in rep["packs"]] == ["defense-diplomacy"]
     assert "facts" not in rep

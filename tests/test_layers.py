@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent / "engine"
 # independent of each other. `engine` itself (the public API) and `engine.__main__` stand above
 # everything.
 LAYERS: list[tuple[str, ...]] = [
+    ("engine.case_format",),
     ("engine._version", "engine.errors", "engine.model"),
     ("engine.inputs",),
     ("engine.lang", "engine.docs"),

@@ -15,6 +15,7 @@ from ..errors import DiploError, UsageError
 from ..inputs.validation import did_you_mean
 from ..lang.pack import PackSet
 from ..model import (
+    ESTIMATE_TYPES,
     SEVERITIES,
     Case,
     CaseRef,
@@ -265,7 +266,10 @@ def _unwrap(annotation):
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            # a number that may be written as an estimate ({value, range}) is a number
+            members = [a for a in typing.get_args(annotation) if a is not type(None)
+                       and not (isinstance(a, type) and issubclass(a, BaseModel)
+                                and a.__name__ in ESTIMATE_TYPES)]
             if len(members) != 1:
                 return annotation
             annotation = members[0]

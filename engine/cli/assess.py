@@ -185,7 +185,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
                     entry = Entry(item, report=report, error=error)
                 batch.append(entry)
                 if live and entry.error is not None:
-                    print_error(str(entry.error))
+                    print_error(entry.error)
                 if streaming and entry.report is not None:
                     write(render(format_name, [entry.report], details=details,
                                  fail_on=fail_on, **options))
@@ -193,7 +193,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
         unreadable = [entry for entry in batch if entry.error is not None]
         if not live:
             for entry in unreadable:
-                print_error(str(entry.error))
+                print_error(entry.error)
         if not streaming:
             write(render(format_name, reports, details=details, fail_on=fail_on, batch=batch,
                          **options))

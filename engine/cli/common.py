@@ -22,13 +22,15 @@ CASE_SUFFIXES = (".yaml", ".yml", ".json")
 GLOB = re.compile(r"[*?[]")
 
 
-def print_error(message: str) -> None:
-    # one line per error, always: scripts read a line of stderr as the whole error
-    message = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
-    click.echo(f"diplo: error: {message}", err=True)
+def print_error(message: str | DiploError) -> None:
+    # one line per error, always: scripts read a line of stderr as the whole error; an error
+    # of several problems (every problem of a case file) is a line per problem
+    for line in message.lines() if isinstance(message, DiploError) else [message]:
+        line = re.sub(r"\s*[\r\n]+\s*", " ", line.strip())
+        click.echo(f"diplo: error: {line}", err=True)
 
 
-def fail(message: str, status: int = EXIT_ERROR):
+def fail(message: str | DiploError, status: int = EXIT_ERROR):
     print_error(message)
     sys.exit(status)
 
@@ -122,7 +124,7 @@ class Guarded(click.Group):
         try:
             return super().invoke(ctx)
         except DiploError as exc:
-            fail(str(exc))
+            fail(exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BrokenPipeError:

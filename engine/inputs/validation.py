@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import datetime
+import re
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import DiploError
+from ..model import ESTIMATE_TYPES
 from .source import Document
+
+# at most this many problems of one file are reported at once: enough to fix a file in one
+# pass, few enough to read
+MAX_PROBLEMS = 20
 
 PATTERN_WORDS = {
     r"^[a-z0-9][a-z0-9._-]*$": "a slug (lower-case letters, digits, '-', '_', '.')",
@@ -28,7 +34,64 @@ _UNION_MEMBERS = {
     "bool": "true or false", "int": "a number", "float": "a number", "str": "text",
     "constrained-str": "text", "constrained-float": "a number", "constrained-int": "a number",
     "list[str]": "a list of text", "none": "nothing",
+    **{name: "a number" for name in ESTIMATE_TYPES},
 }
+# a fiscal year's second form, beside a year: a label such as 2024-25
+_YEAR_LABEL_TAG = "function-after[_year_label(), str]"
+_UNION_MEMBERS[_YEAR_LABEL_TAG] = "a year label such as 2024-25"
+
+
+_WRAPPED = re.compile(r"function-(?:after|before|wrap)\[[^\[\]]*\(\), (\w+)\]")
+
+
+def _member(tag: str) -> str:
+    """A union member's tag without the validators wrapped around it (an estimate's)."""
+    if "_year_label()" in tag:
+        return _YEAR_LABEL_TAG
+    match = _WRAPPED.fullmatch(tag)
+    return match.group(1) if match and match.group(1) in ESTIMATE_TYPES else tag
+
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}([,\u00a0\u202f' ]\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d{1,2}")
+_PERCENT = re.compile(r"([-+]?(\d+\.?\d*|\.\d+))\s*%")
+_YEAR_LABEL_TEXT = re.compile(r"\d{4}\s*[-/\u2013]\s*\d{2,4}")
+_CURRENCY = re.compile(r"([$\u00a3\u20ac\u00a5]|[A-Z]{3}\s)\s*[\d.,]+|[\d.,]+\s*([$\u00a3\u20ac\u00a5]|\s[A-Z]{3})")
+_SCALED = re.compile(r"[-+]?[\d.,]+\s*(k|m|mn|bn|b|thousand|million|billion|trillion)",
+                     re.IGNORECASE)
+
+
+def number_hint(value, whole: bool = False, label_allowed: bool = False) -> str:
+    """A hint, true of what was written, for text where a number was expected."""
+    if isinstance(value, bool):
+        return " (true and false are not numbers)"
+    if isinstance(value, float) and whole:
+        return " (no decimals)"
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if _PLAIN_NUMBER.fullmatch(text):
+        return " (write the number without quotes)"
+    if _THOUSANDS.fullmatch(text):
+        plain = re.sub(r"[,\u00a0\u202f' ]", "", text)
+        return (f" (it has a thousands separator: write {plain}, without separators or "
+                "quotes)")
+    if _DECIMAL_COMMA.fullmatch(text):
+        return f" (it has a decimal comma: write {text.replace(',', '.')})"
+    match = _PERCENT.fullmatch(text)
+    if match:
+        return (f" (it has a percent sign: write {match.group(1)}; percentages are plain "
+                "numbers, 1.5 for 1.5%)")
+    if _YEAR_LABEL_TEXT.fullmatch(text):
+        if label_allowed:
+            return ""
+        return (" (it is a fiscal year label: labels such as 2024-25 are taken by fiscal_year "
+                "and history years; here write one year)")
+    if _CURRENCY.fullmatch(text):
+        return " (write the number without a currency: the case's `currency` says it)"
+    if _SCALED.fullmatch(text):
+        return " (write the number alone: amounts are in the case's `unit`)"
+    return ""
 
 
 def did_you_mean(word: Any, options) -> str:
@@ -101,8 +164,9 @@ def _is_tag(part) -> bool:
     """A location part that names a union member or validator, not a field or index."""
     return isinstance(part, str) and (
         part.startswith(("literal[", "list[", "dict[", "function-"))
+        or _member(part) in ESTIMATE_TYPES
         or part in {"float", "int", "str", "bool", "list", "none", "constrained-str",
-                    "constrained-float", "constrained-int"})
+                    "constrained-float", "constrained-int"} or part in ESTIMATE_TYPES)
 
 
 def _clean_loc(loc: tuple) -> tuple:
@@ -117,8 +181,9 @@ def _problems(errors: list[dict]) -> list[dict]:
     unions: dict[tuple, dict] = {}
     for err in errors:
         loc = err["loc"]
-        at = next((i for i, p in enumerate(loc) if _is_tag(p) and not p.startswith(
-            ("literal[", "function-"))), None)
+        at = next((i for i, p in enumerate(loc) if _is_tag(p) and (
+            _member(p) in _UNION_MEMBERS or not p.startswith(("literal[", "function-")))),
+            None)
         if at is None:
             problems.append(err)
             continue
@@ -131,7 +196,7 @@ def _problems(errors: list[dict]) -> list[dict]:
         if len(loc) > at + 1:  # the input had this member's shape; its inside is wrong
             union["nested"].append(err)
         else:
-            union["members"].append(loc[at])
+            union["members"].append(_member(loc[at]))
             # a member whose type fit but whose constraint failed (a NaN for a number) says
             # more than the list of types the union takes
             if not err["type"].endswith(("_type", "_parsing")) and err["type"] != "literal_error":
@@ -156,9 +221,20 @@ def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
         path, message, _ = explain_error({**err, "loc": loc[:-1]}, model)
         return path, message.replace("expected ", "expected each key to be ", 1), True
     if kind == "union":
-        words = list(dict.fromkeys(_UNION_MEMBERS.get(m, m) for m in err["members"]))
+        members = err["members"]
+        words = list(dict.fromkeys(_UNION_MEMBERS.get(m, m) for m in members))
+        whole = _YEAR_LABEL_TAG in members
+        if whole:   # a year or a label: the year is a whole number
+            words = ["a whole number" if w == "a number" else w for w in words]
         expected = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
-        return loc, f"expected {expected}, found {describe(value)}", False
+        hint = ""
+        if "a number" in words or whole:
+            hint = number_hint(value, whole=whole, label_allowed=whole)
+        elif "text" in words and isinstance(value, bool):
+            hint = " (YAML reads yes, no, on and off as booleans: put the text in quotes)"
+        return loc, f"expected {expected}, found {describe(value)}{hint}", False
+    if kind == "estimate" or kind == "year_label":
+        return loc, err.get("msg", "invalid value"), False
     if kind == "missing":
         return loc, f"required field '{loc[-1]}' is missing", False
     if kind == "extra_forbidden":
@@ -203,17 +279,17 @@ def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
             hint = " (YAML reads yes, no, on and off as booleans: put the text in quotes)"
         elif kind == "string_type" and isinstance(value, (int, float, datetime.date)):
             hint = " (put the text in quotes)"
-        elif kind in ("float_type", "int_type") and isinstance(value, str):
-            hint = " (write the number without quotes)"
-        elif kind == "int_type" and isinstance(value, float):
-            hint = " (no decimals)"
+        elif kind in ("float_type", "int_type"):
+            hint = number_hint(value, whole=kind == "int_type")
         return loc, f"expected {_TYPE_WORDS[kind]}, found {describe(value)}{hint}", False
     return loc, f"{err.get('msg', 'invalid value')}, found {describe(value)}", False
 
 
 def validate(model: type[BaseModel], doc: Document, error_cls: type[DiploError], *,
-             what: str):
-    """Validate a document against a model; raise `error_cls` for the first problem."""
+             what: str, every: bool = False):
+    """Validate a document against a model; raise `error_cls` for its problems: the first,
+    saying how many more there are, or with `every` each of them with its position (up to
+    MAX_PROBLEMS: `DiploError.problems`, a line each on the command line)."""
     if not isinstance(doc.data, dict):
         raise error_cls(f"expected a mapping of {what} fields, found {describe(doc.data)}",
                         file=doc.name, line=doc.position(())[0] or 1,
@@ -222,8 +298,23 @@ def validate(model: type[BaseModel], doc: Document, error_cls: type[DiploError],
         return model.model_validate(doc.data)
     except ValidationError as exc:
         errors = _problems(exc.errors(include_url=False))
-        path, message, at_key = explain_error(errors[0], model)
-        more = len(errors) - 1
-        if more:
-            message += f" (and {more} more problem{'s' * (more > 1)})"
-        raise doc.error(error_cls, message, path, key=at_key) from None
+        if not every:
+            path, message, at_key = explain_error(errors[0], model)
+            more = len(errors) - 1
+            if more:
+                message += f" (and {more} more problem{'s' * (more > 1)})"
+            raise doc.error(error_cls, message, path, key=at_key) from None
+        problems = []
+        seen = set()
+        for err in errors:
+            path, message, at_key = explain_error(err, model)
+            if (path, message) in seen:   # one mistake that two union members both report
+                continue
+            seen.add((path, message))
+            problems.append(doc.error(error_cls, message, path, key=at_key))
+        # top to bottom, as a reader fixes a file; a missing field (placed at its mapping)
+        # after the rest: a misspelt key, its cause, comes first
+        problems.sort(key=lambda p: (p.message.startswith("required field"), p.line or 0,
+                                     p.column or 0))
+        raise error_cls.several(problems[:MAX_PROBLEMS],
+                                more=max(0, len(problems) - MAX_PROBLEMS)) from None

@@ -44,7 +44,7 @@ class BaseCase(_Lenient):
 
 
 class BaseReport(_Lenient):
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]   # version 2 only adds keys
     case: BaseCase
     findings: list[BaseFinding]
 
