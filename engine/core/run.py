@@ -73,6 +73,31 @@ def default_pack() -> PackSet:
         return _default
 
 
+_variants_lock = threading.Lock()
+
+
+def for_year(pack: PackSet, year: int | None) -> PackSet:
+    """The packs with the values their dated parameters take in fiscal year `year`: `pack`
+    itself when no parameter is dated or the year's values are those it was compiled with,
+    else the same packs compiled once with the year's values and kept for later cases."""
+    dated = pack.dated_parameters
+    if not dated or year is None:
+        return pack
+    values = {name: spec.value_for(year) for name, spec in dated.items()}
+    if all(values[name] == spec.value for name, spec in dated.items()):
+        return pack
+    key = tuple(sorted((name, repr(value)) for name, value in values.items()))
+    with _variants_lock:
+        variant = pack.year_variants.get(key)
+        if variant is None:
+            origin = pack.origin
+            variant = load_pack(*origin["specs"], params={**origin["params"], **values},
+                                disable=origin["disable"] or None,
+                                severity=origin["severity"] or None)
+            pack.year_variants[key] = variant
+    return variant
+
+
 def load_case(path: str | Path, pack: PackSet | None = None) -> Case:
     """Read and validate a case file (YAML or JSON) against the categories of `pack`."""
     pack = pack or default_pack()
@@ -86,9 +111,10 @@ def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False) ->
     if not isinstance(case, Case):
         raise UsageError(f"assess() takes a Case (see load_case), not {type(case).__name__}")
     pack = pack or default_pack()
-    compiled: CompiledPack | None = getattr(pack, "compiled", None)
-    if compiled is None:
+    if getattr(pack, "compiled", None) is None:
         raise UsageError("assess() takes a pack from engine.load_pack()")
+    pack = for_year(pack, case.fiscal_year)
+    compiled: CompiledPack = pack.compiled
     check_case(case, pack.categories)
     facts = case_facts(case, pack.groups, compiled.kinds)
     try:

@@ -73,6 +73,7 @@ def analyse(packs: list[Pack], overrides: dict, *,
             categories.setdefault(name, spec)
 
     _check_parameter_conflicts(packs)
+    _check_dated_values(packs)
     parameters = _effective_parameters(packs, overrides)
 
     rule_sites: dict[str, Rule] = {}
@@ -254,8 +255,9 @@ def _effective_parameters(packs: list[Pack], overrides: dict) -> dict[str, dict]
             except ValueError as exc:
                 raise pack.manifest_doc.error(PackError, str(exc), path + ("value",)) from None
             result[owner.name][name] = spec.model_copy(update={
-                "value": value, "source": f"{change.source} (set by pack {pack.name}; "
-                                          f"{owner.name} gives {_show_value(spec.value)})"})
+                "value": value, "by_year": None,
+                "source": f"{change.source} (set by pack {pack.name}; "
+                          f"{owner.name} gives {_show_value(spec.value)})"})
     for raw_name, raw_value in overrides.items():
         if "." in raw_name:
             pack_name, name = raw_name.split(".", 1)
@@ -277,8 +279,28 @@ def _effective_parameters(packs: list[Pack], overrides: dict) -> dict[str, dict]
             value = coerce_param(spec, raw_value, name)
         except ValueError as exc:
             raise PackError(str(exc), path=f"--param {raw_name}") from None
-        result[owners[0]][name] = spec.model_copy(update={"value": value})
+        # a value given for the run applies to every year: it replaces a dated schedule
+        result[owners[0]][name] = spec.model_copy(update={"value": value, "by_year": None})
     return result
+
+
+def _check_dated_values(packs: list[Pack]) -> None:
+    """Dated values come in increasing years, each of the parameter's own type."""
+    for pack in packs:
+        for name, spec in pack.manifest.parameters.items():
+            previous = None
+            for index, dated in enumerate(spec.by_year or ()):
+                path = ("parameters", name, "by_year", index)
+                if previous is not None and dated.since <= previous:
+                    raise pack.manifest_doc.error(
+                        PackError, f"dated values must come in increasing years: {dated.since} "
+                        f"follows {previous}", path + ("from",))
+                previous = dated.since
+                try:
+                    coerce_param(spec, dated.value, name)
+                except ValueError as exc:
+                    raise pack.manifest_doc.error(PackError, str(exc),
+                                                  path + ("value",)) from None
 
 
 def _show_value(value) -> str:

@@ -125,6 +125,14 @@ class PackSet:
     report_parts: dict = field(default_factory=dict, repr=False, compare=False)
     disabled: dict[str, str] = field(default_factory=dict)    # rule id -> who disabled it
     severity_overrides: dict[str, "SeverityOverride"] = field(default_factory=dict)
+    # the same packs compiled with the dated parameters' values of other fiscal years
+    year_variants: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def dated_parameters(self) -> dict[str, ParameterSpec]:
+        """The parameters whose value depends on the case's fiscal year, by `PACK.NAME`."""
+        return {f"{pack}.{name}": spec for pack, specs in self.parameters.items()
+                for name, spec in specs.items() if spec.by_year}
 
     def visible_parameters(self, pack_name: str) -> dict[str, ParameterSpec]:
         """The parameters a pack's rules may read: its own and those of the packs it

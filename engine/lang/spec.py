@@ -53,11 +53,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
 
-class ParameterSpec(_Strict):
+class DatedValue(_Strict):
+    """A parameter's value from a fiscal year on (a benchmark that changed over time)."""
+
+    since: int = Field(alias="from", ge=1900, le=2200)
     value: ParamValue
+    source: Prose
+
+
+class ParameterSpec(_Strict):
+    value: ParamValue                 # the value before the first dated one, if any
     unit: Prose
     description: Prose
     source: Prose
+    # values by fiscal year: each applies from its year until the next; the case's fiscal year
+    # chooses (a run-wide --param or an override replaces them all)
+    by_year: list[DatedValue] | None = Field(default=None, min_length=1, max_length=50)
+
+    def value_for(self, year: int | None):
+        """The value that applies to fiscal year `year` (the plain value without one)."""
+        chosen = self.value
+        if year is not None:
+            for dated in self.by_year or ():
+                if dated.since <= year:
+                    chosen = dated.value
+        return chosen
 
 
 class CategorySpec(_Strict):
