@@ -60,7 +60,7 @@ def rule_options(func):
                         help="Report only the rules a selector matches: a rule id or its "
                              "start (DD-TRA), concern:NAME or tag:NAME (repeatable, or "
                              "comma-separated). Rules that derive facts a selected rule "
-                             "needs still run.")(func)
+                             "needs still run (diplo docs configuration).")(func)
     return func
 
 
