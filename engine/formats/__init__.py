@@ -275,5 +275,6 @@ def show_severity(severity: str | None) -> str:
 _BUILTIN = {"json": ("json_format", "JsonFormat"), "junit": ("junit", "JunitFormat"),
             "jsonl": ("jsonl", "JsonlFormat"),
             "markdown": ("markdown", "MarkdownFormat"), "sarif": ("sarif", "SarifFormat"),
-            "table": ("table", "TableFormat")}
+            "table": ("table", "TableFormat"),
+            "github": ("github", "GithubFormat")}
 _BUILTIN_MODULES = frozenset(f"{__name__}.{module}" for module, _ in _BUILTIN.values())
