@@ -382,3 +382,14 @@ def test_rules_show_a_rule_of_a_pack_without_tests(tmp_path):
     assert "  line_item as item where category == 'joint_exercises' and real_change_pct <= " \
            "-10\n" in result.stdout
     assert result.stdout.endswith("Tests: none name this rule\n")
+
+
+def test_junit_has_a_test_for_each_rule_that_ran_and_none_for_those_left_out():
+    result = run("--no-config", "assess", ALLY, "--format", "junit", "--select", "DD-COM-02",
+                 "--ignore", "DD-COM-021")
+    assert result.exit_code == 1, result.stderr
+    assert re.findall(r'<testcase name="([^"]+)"', result.stdout) == ["DD-COM-022"]
+    everything = run("--no-config", "assess", ALLY, "--format", "junit", "--disable",
+                     "DD-TRA-041")
+    names = re.findall(r'<testcase name="([^"]+)"', everything.stdout)
+    assert "DD-TRA-041" not in names and "DD-TRA-040" in names

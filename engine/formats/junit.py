@@ -119,7 +119,10 @@ class JunitFormat:
             for finding in report.findings:
                 by_rule.setdefault((finding.pack, finding.rule), []).append(finding)
             if complete:
-                keys = [(r.pack, r.id) for r in rules if r.kind != "derive"]
+                # a rule this run left out (--disable, --select, --ignore) is no test of it
+                left_out = {(p.name, rule) for p in report.packs for rule in p.disabled}
+                keys = [(r.pack, r.id) for r in rules
+                        if r.kind != "derive" and (r.pack, r.id) not in left_out]
                 known = set(keys)
                 keys += sorted(key for key in by_rule if key not in known)
             else:  # only the rules that reported can be named
