@@ -393,3 +393,10 @@ def test_junit_has_a_test_for_each_rule_that_ran_and_none_for_those_left_out():
                      "DD-TRA-041")
     names = re.findall(r'<testcase name="([^"]+)"', everything.stdout)
     assert "DD-TRA-041" not in names and "DD-TRA-040" in names
+
+
+def test_sarif_rule_metadata_carries_the_tags():
+    log = json.loads(run("--no-config", "rules", "list", "--format", "sarif").stdout)
+    rules = {r["name"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["DD-TRA-004"]["properties"]["tags"] == ["transparency_gap", "transparency",
+                                                         "audit"]

@@ -258,7 +258,8 @@ class SarifFormat:
                 "properties": {"pack": rule.pack, "rule": rule.id, "kind": rule.kind,
                                "severity": rule.severity, "concern": rule.concern,
                                "citation": {"section": rule.citation},
-                               "tags": [rule.concern] if rule.concern else [],
+                               "tags": ([rule.concern] if rule.concern else [])
+                               + [t for t in rule.tags if t != rule.concern],
                                "problem.severity": PROBLEM_SEVERITY[level]},
             })
         return _log(descriptors, [], [], None)
