@@ -181,26 +181,31 @@ class _Case:
                 lines += [""] + self.pieces[item]
         if not whole:
             left = [kind for i, kind in enumerate(self.kinds) if i not in kept]
-            lines += ["", f"*Left out of this case to keep the memo short: {_left(left)} (see "
-                          "the note at the top).*"]
+            lines += ["", f"*Left out of this case to keep the memo short: {_listed(_left(left))} "
+                          "(see the note at the top).*"]
         return lines
 
 
-def _left(kinds: list[int], of: list[int] | None = None) -> str:
-    """What pieces of these kinds are: "2 risks, 3 strengths and the near misses" (with `of`,
-    all the pieces: "2 of 10 risks, ...")."""
+def _left(kinds: list[int], of: list[int] | None = None) -> list[str]:
+    """What pieces of these kinds are: ["2 risks", "3 strengths", "the near misses"]; with
+    `of`, every piece there is: ["2 of 10 risks (the least severe)", ...]."""
     what = []
     for word, ranks in (("risk", range(STRENGTH)), ("strength", (STRENGTH,))):
         count = sum(1 for kind in kinds if kind in ranks)
+        total = count if of is None else sum(1 for kind in of if kind in ranks)
         if count and of is None:
             what.append(_plural(count, word))
         elif count:
-            what.append(f"{count} of {_plural(sum(1 for k in of if k in ranks), word)}"
-                        + (" (the least severe)" if word == "risk" else ""))
+            what.append(f"{count} of {_plural(total, word)}"
+                        + (" (the least severe)" if word == "risk" and count < total else ""))
     near = kinds.count(NEAR)
     if near:
         what.append("the near misses" if of is None else
                     f"the near misses of {_plural(near, 'case')}")
+    return what
+
+
+def _listed(what: list[str]) -> str:
     return ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else "".join(what)
 
 
@@ -312,11 +317,11 @@ class _Document:
         return "\n\n".join("\n".join(block) for block in blocks if block) + "\n"
 
     def _note(self, left: list[int], cases: int, limit: int) -> str:
-        what = [_left(left, self.kinds)] if left else []
+        what = _left(left, self.kinds)
         if cases:
             what.append(f"{cases} of {_plural(len(self.cases), 'case')} (their verdicts too)")
         return (f"> **Shortened** to stay under {limit:,} characters: left out are "
-                f"{' and '.join(what)}. For the whole memo run the same `diplo assess` with "
+                f"{_listed(what)}. For the whole memo run the same `diplo assess` with "
                 "`--max-chars 0` (and `-o memo.md` to keep it in a file); `--format json` "
                 "gives the reports.")
 
