@@ -1,11 +1,18 @@
 """Markdown, for pull-request comments and wikis.
 
-Assessment reports render as a reviewer's memo: the verdict first, on one line with its counts;
-then the risks, under a heading per concern, each with its severity, title, id, message, remedy
-and guidance (section and quote); then the strengths. With `--explain` (facts in the report)
-each finding has a collapsed `<details>` block with its proof tree, drawn from the report's
-facts alone. The memo keeps the report's order and carries no timestamp, so the same inputs
-give the same bytes. Comparisons, sweeps and rule lists render as tables.
+Assessment reports render as a reviewer's memo: a title naming the case, the verdict on one
+line with its counts, the case and its gate; then the risks, under a heading per concern, each
+with its severity, title, id, message, remedy and guidance (section and quote); then the
+strengths. With `--explain` (facts in the report) each finding has a collapsed `<details>`
+block with its proof tree, drawn from the report's facts alone (engine/formats/tree.py). A
+batch is one document: a title and the overall verdict, then each case one heading level
+down, its findings' bodies collapsed. With `summary`, each case gives its verdict and counts
+per concern instead of its findings.
+
+The memo stays within a length limit (a pull-request comment holds 65,536 characters): it
+leaves out whole findings, the least severe first, and says how many; when even the cases'
+verdicts do not fit, the last cases. It keeps the report's order and carries no timestamp, so
+the same inputs give the same bytes. Comparisons, sweeps and rule lists render as tables.
 """
 from __future__ import annotations
 
@@ -165,8 +172,9 @@ class _Case:
     pieces: list[list[str]] = field(default_factory=list)
     kinds: list[int] = field(default_factory=list)    # per piece: its rank (see above)
 
-    def lines(self, kept: set[int] | None = None) -> list[str]:
-        """The memo with the pieces `kept` (None: the whole memo)."""
+    def lines(self, kept: set[int] | None = None, say_left: bool = True) -> list[str]:
+        """The memo with the pieces `kept` (None: the whole memo), ending with what it left
+        out unless not `say_left`."""
         whole = kept is None or len(kept) == len(self.pieces)
         kept = set(range(len(self.pieces))) if kept is None else kept
         lines = list(self.head)
@@ -179,7 +187,7 @@ class _Case:
                     lines += ["", item.text]
             elif item in kept:
                 lines += [""] + self.pieces[item]
-        if not whole:
+        if not whole and say_left:
             left = [kind for i, kind in enumerate(self.kinds) if i not in kept]
             lines += ["", f"*Left out of this case to keep the memo short: {_listed(_left(left))} "
                           "(see the note at the top).*"]
@@ -308,8 +316,8 @@ class _Document:
             note = ["", self._note(left, len(self.cases) - cases, limit)]
         blocks: list[list[str]] = []
         for case, keep in zip(shown, kept):
-            lines = case.lines(keep)
-            if not self.batch:   # one case: the note under its verdict
+            lines = case.lines(keep, say_left=self.batch)
+            if not self.batch:   # one case: the note under its verdict says it all
                 lines = lines[:len(case.head)] + note + lines[len(case.head):]
             blocks.append(lines)
         if self.batch or not blocks:
@@ -339,7 +347,8 @@ class _Document:
                                    len(self.order))
             return self.text(everything, best, limit)
         best = _last_that_fits(lambda n: len(self.text(n, 0, limit)) <= room, everything)
-        return self.text(best, 0, limit)
+        # a memo of one case always names it, even under a limit too small for its verdict
+        return self.text(best if self.batch else 1, 0, limit)
 
 
 def _last_that_fits(fits, stop: int) -> int:

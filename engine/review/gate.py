@@ -251,6 +251,8 @@ class AtomicFile:
         self.target = Path(path)
         if self.target.is_dir():
             raise UsageError("is a folder; --output takes a file name", file=str(path))
+        if not self.target.parent.is_dir():   # said before a batch is assessed, not after
+            raise UsageError("cannot write: its folder does not exist", file=str(path))
         self.temp: Path | None = None
         self.out = None
 
