@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..model import Case
+from .series import steps, volatility
 
 INT64_LIMIT = 9_000_000_000_000_000_000
 
@@ -80,8 +81,8 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
                kinds: set[str] | frozenset[str] | None = None) -> list[Fact]:
     """The facts of a case, in a fixed order: all of them, or those of `kinds` (the kinds
     some rule matches: the others cost time and are read by nothing). `groups` maps
-    categories to their pack group."""
-    groups = groups or {}
+    categories to their pack group (the case's own categories add theirs)."""
+    groups = {**{name: c.group for name, c in case.categories.items()}, **(groups or {})}
     wanted = (lambda kind: True) if kinds is None else kinds.__contains__
     inflation = case.inflation_pct if case.inflation_pct is not None else 0.0
     inflation_src = ("inflation_pct",) if case.inflation_pct is not None else ()
@@ -100,6 +101,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         total_prior = sum(priors) if all(p is not None for p in priors) else None
         prior_src = tuple(f"{p}.prior" for p in item_paths)
     gdp_src = ("gdp",)
+    ctx = _Context(case, items, item_paths, deflator, inflation_src, total, total_src, gdp_src)
 
     facts: list[Fact] = []
     head = Fact("case", "", {})
@@ -126,23 +128,36 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     _put(head, "commitment_count", len(case.commitments), ("commitments",))
     _put(head, "active_commitment_count",
          sum(c.status == "active" for c in case.commitments), ("commitments",))
-    series = sorted((h.fiscal_year, h.total) for h in case.history)
+    series = sorted((h.fiscal_year, h.total) for h in case.history if h.total is not None)
     _put(head, "history_years", len(series), ("history",))
     # last year's total is a point of the series too, unless the history already has it
     if total_prior is not None and all(year != case.fiscal_year - 1 for year, _ in series):
         series = series + [(case.fiscal_year - 1, total_prior)]
     points = series + [(case.fiscal_year, total)]
-    changes = [_pct(b, a) for (_, a), (_, b) in zip(points, points[1:])]
-    changes = [c for c in changes if c is not None]
-    if changes:
-        hist_src = ("history",) + total_src + (prior_src if total_prior is not None else ())
-        _put(head, "volatility_pct", max(abs(c) for c in changes), hist_src)
-        _put(head, "mean_abs_change_pct", sum(abs(c) for c in changes) / len(changes), hist_src)
-        _put(head, "largest_drop_pct", max(0.0, -min(changes)), hist_src)
+    hist_src = ("history",) + total_src + (prior_src if total_prior is not None else ())
+    reasons = {h.fiscal_year: h.change_reason for h in case.history}
+    if case.total is not None:
+        reasons[case.fiscal_year] = case.total.change_reason
+    for name, value in volatility(steps(points, ctx.year_inflation, reasons)).items():
+        _put(head, name, value, hist_src + (ctx.history_inflation_src
+                                            if name not in _NOMINAL_VOLATILITY else ()))
+    # format 1.1: what a 1.0 case cannot state has its default, or is absent
+    _put(head, "fiscal_year_label", case.fiscal_year_label, ("fiscal_year",))
+    _put(head, "total_change_reason", case.total.change_reason if case.total else "unknown",
+         ("total.change_reason",) if case.total else ())
+    _put(head, "contingency_mechanism", case.contingency_mechanism,
+         ("contingency_mechanism",))
+    _put(head, "membership_count", len(_organisations(case)), ("memberships",))
+    _financed(head, range(len(items)), ctx, total)
     facts.append(head)
 
+    funders: dict[str, list[int]] = {}
+    for i, commitment in enumerate(case.commitments):
+        for line in commitment.funded_by:
+            funders.setdefault(line, []).append(i)
+    line_facts: dict[str, Fact] = {}
     for i, item in enumerate(items):
-        if not wanted("line_item"):
+        if not wanted("line_item") and not wanted("funding"):
             break
         p = item_paths[i]
         fact = Fact("line_item", item.id, {}, (item.id,))
@@ -152,7 +167,18 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         _put(fact, "partner_count", len(item.partners), (f"{p}.partners",))
         _amounts(fact, item.amount, item.prior, (f"{p}.amount",), (f"{p}.prior",),
                  deflator, inflation_src, total, total_src, case.gdp, gdp_src)
-        facts.append(fact)
+        _put(fact, "programme", item.programme or item.id, (f"{p}.programme",))
+        _put(fact, "programme_declared", item.programme is not None, (f"{p}.programme",))
+        _put(fact, "change_reason", item.change_reason, (f"{p}.change_reason",))
+        _put(fact, "financing", item.financing, (f"{p}.financing",))
+        _put(fact, "funded_commitment_count", len(funders.get(item.id, ())),
+             tuple(f"commitments[{c}].funded_by" for c in funders.get(item.id, ())))
+        _materiality(fact, ctx)
+        _history(fact, ctx, {h.fiscal_year: h.line_items.get(item.id) for h in case.history},
+                 item.prior, item.amount, f"line_items.{item.id}")
+        line_facts[item.id] = fact
+        if wanted("line_item"):
+            facts.append(fact)
 
     def aggregate(kind: str, key: str, members: list[int]) -> Fact:
         """A category's or a group's totals: the sums of its line items."""
@@ -165,22 +191,52 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
                  tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
                  total, total_src, case.gdp, gdp_src)
+        _materiality(fact, ctx)
+        _financed(fact, members, ctx, amount)
         return fact
 
     by_category: dict[str, list[int]] = {}
     by_group: dict[str, list[int]] = {}
+    by_programme: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         by_category.setdefault(item.category, []).append(i)
         if groups.get(item.category):
             by_group.setdefault(groups[item.category], []).append(i)
-    for category in sorted(by_category) if wanted("category") else ():
-        fact = aggregate("category", category, by_category[category])
+        by_programme.setdefault(item.programme or item.id, []).append(i)
+    group_amounts = {g: sum(items[i].amount for i in m) for g, m in by_group.items()}
+    category_facts: dict[str, Fact] = {}
+    for category in sorted(by_category) if wanted("category") or wanted("dependency") else ():
+        members = by_category[category]
+        fact = aggregate("category", category, members)
         _put(fact, "group", groups.get(category, ""), ())
-        facts.append(fact)
+        _put(fact, "own", category in case.categories, (f"categories.{category}",)
+             if category in case.categories else ())
+        group_amount = group_amounts.get(groups.get(category, ""))
+        if group_amount:
+            _put(fact, "share_of_group_pct", fact.fields["amount"] / group_amount * 100.0,
+                 fact.sources["amount"])
+        stated = {h.fiscal_year: h.categories.get(category) for h in case.history}
+        summed = {h.fiscal_year: _sum_all(h.line_items.get(items[i].id) for i in members)
+                  for h in case.history}
+        _history(fact, ctx, {year: stated[year] if stated[year] is not None else summed[year]
+                             for year in stated}, fact.fields.get("prior"),
+                 fact.fields["amount"], f"categories.{category}")
+        category_facts[category] = fact
+        if wanted("category"):
+            facts.append(fact)
     for group in sorted(by_group) if wanted("group") else ():
         fact = aggregate("group", group, by_group[group])
         _put(fact, "category_count", len({items[i].category for i in by_group[group]}), ())
         facts.append(fact)
+    programme_facts: dict[str, Fact] = {}
+    for programme in sorted(by_programme) if wanted("programme") or wanted("funding") else ():
+        members = by_programme[programme]
+        fact = aggregate("programme", programme, members)
+        fact.sources["id"] = tuple(f"{item_paths[i]}.programme" for i in members)
+        _programme(fact, [items[i] for i in members], groups, funders, item_paths, members)
+        programme_facts[programme] = fact
+        if wanted("programme"):
+            facts.append(fact)
 
     for i, commitment in enumerate(case.commitments):
         p = f"commitments[{i}]"
@@ -194,6 +250,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
                  (f"{p}.ends_year", "fiscal_year"))
         _put(fact, "partner_count", len(commitment.partners), (f"{p}.partners",))
         _put(fact, "dependency_count", len(commitment.depends_on), (f"{p}.depends_on",))
+        _commitment_links(fact, commitment, p, ctx)
         if wanted("commitment"):
             facts.append(fact)
         for j, category in enumerate(dict.fromkeys(commitment.depends_on)
@@ -209,7 +266,38 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
             amount_src = tuple(f"{item_paths[k]}.amount" for k in members)
             _put(dep, "funded", amount > 0, dep_src + amount_src)
             _put(dep, "amount", amount, dep_src + amount_src)
+            # format 1.1: the category as a whole, so that a rule can judge it as one
+            _put(dep, "line_item_count", len(members), dep_src)
+            _put(dep, "funded_by_count", len(commitment.funded_by), (f"{p}.funded_by",))
+            whole = category_facts.get(category)
+            for name in _WHOLE_CATEGORY if whole is not None else ():
+                if name in whole.fields:
+                    _put(dep, name, whole.fields[name], dep_src + whole.sources[name])
             facts.append(dep)
+        for j, line in enumerate(commitment.funded_by if wanted("funding") else ()):
+            facts.append(_funding(commitment, p, j, line_facts[line], programme_facts))
+        for j, organisation in enumerate(commitment.guidelines if wanted("guideline") else ()):
+            guideline = Fact("guideline", f"{commitment.id}/{organisation}", {},
+                             (commitment.id,))
+            _put(guideline, "commitment", commitment.id, (f"{p}.id",))
+            _put(guideline, "organisation", organisation, (f"{p}.guidelines[{j}]",))
+            _put(guideline, "kind", commitment.kind, (f"{p}.kind",))
+            _put(guideline, "status", commitment.status, (f"{p}.status",))
+            facts.append(guideline)
+
+    for organisation, (stated, named_by) in (_organisations(case).items()
+                                             if wanted("membership") else ()):
+        fact = Fact("membership", organisation, {},
+                    tuple(case.commitments[i].id for i in named_by))
+        src = ((f"memberships[{stated}]",) if stated is not None else ()) + tuple(
+            f"commitments[{i}].guidelines" for i in named_by)
+        _put(fact, "id", organisation, src)
+        _put(fact, "stated", stated is not None, src)
+        _put(fact, "commitment_count", len(named_by), src)
+        _put(fact, "active_commitment_count",
+             sum(case.commitments[i].status == "active" for i in named_by),
+             src + tuple(f"commitments[{i}].status" for i in named_by))
+        facts.append(fact)
 
     transparency = Fact("transparency", "", {})
     stated = 0
@@ -221,6 +309,176 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     if wanted("transparency"):
         facts.append(transparency)
     return facts
+
+
+_NOMINAL_VOLATILITY = frozenset({"volatility_pct", "mean_abs_change_pct", "largest_drop_pct"})
+# the fields of a category that a dependency on it carries: the category as a whole
+_WHOLE_CATEGORY = ("prior", "change", "change_pct", "prior_real", "real_change",
+                   "real_change_pct", "share_of_total_pct", "share_of_gdp_pct",
+                   "real_change_share_of_total_pct", "real_volatility_pct")
+# financing that does not come from the national budget
+_DONOR = frozenset({"donor_grant", "loan"})
+
+
+class _Context:
+    """What every fact of one case shares."""
+
+    def __init__(self, case: Case, items, item_paths, deflator, inflation_src, total,
+                 total_src, gdp_src):
+        self.case, self.items, self.item_paths = case, items, item_paths
+        self.deflator, self.inflation_src = deflator, inflation_src
+        self.total, self.total_src, self.gdp_src = total, total_src, gdp_src
+        # each year's inflation where the case states it: history entries and this year
+        self.year_inflation = {h.fiscal_year: h.inflation_pct for h in case.history
+                               if h.inflation_pct is not None}
+        if case.inflation_pct is not None:
+            self.year_inflation[case.fiscal_year] = case.inflation_pct
+        self._categories: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.history_inflation_src = tuple(
+            f"history[{i}].inflation_pct" for i, h in enumerate(case.history)
+            if h.inflation_pct is not None) + inflation_src
+
+
+    def category_amount(self, category: str) -> tuple[float, tuple[str, ...]]:
+        """A category's amount and the case fields it sums (made once per category)."""
+        if not self._categories:
+            members: dict[str, list[int]] = {}
+            for i, item in enumerate(self.items):
+                members.setdefault(item.category, []).append(i)
+            self._categories = {
+                name: (sum(self.items[i].amount for i in found),
+                       tuple(f"{self.item_paths[i]}.amount" for i in found))
+                for name, found in members.items()}
+        return self._categories[category]
+
+
+def _sum_all(values):
+    values = list(values)
+    return sum(values) if values and all(v is not None for v in values) else None
+
+
+def _organisations(case: Case) -> dict[str, tuple[int | None, list[int]]]:
+    """Each organisation whose guidelines apply: (its position in `memberships` or None, the
+    commitments that name it), in a fixed order."""
+    found: dict[str, tuple[int | None, list[int]]] = {}
+    for j, name in enumerate(case.memberships):
+        found.setdefault(name, (j, []))
+    for i, commitment in enumerate(case.commitments):
+        for name in commitment.guidelines:
+            found.setdefault(name, (None, []))[1].append(i)
+    return dict(sorted(found.items()))
+
+
+def _materiality(fact: Fact, ctx: _Context) -> None:
+    """A change's size against the whole budget, so that a rule can tell a large cut to a
+    small line from a small cut to a large one."""
+    if "real_change" in fact.fields and ctx.total:
+        _put(fact, "real_change_share_of_total_pct",
+             fact.fields["real_change"] / ctx.total * 100.0,
+             fact.sources["real_change"] + ctx.total_src)
+    if fact.kind == "line_item":
+        amount, amount_src = ctx.category_amount(fact.fields["category"])
+        _put(fact, "share_of_category_pct",
+             fact.fields["amount"] / amount * 100.0 if amount else 0.0, amount_src)
+
+
+def _financed(fact: Fact, members, ctx: _Context, amount: float) -> None:
+    """The shares of an amount that donors (grants and loans) and off-budget sources pay."""
+    donor = [i for i in members if ctx.items[i].financing in _DONOR]
+    off = [i for i in members if ctx.items[i].financing == "off_budget"]
+    for name, which in (("donor_financed_share_pct", donor),
+                        ("off_budget_financed_share_pct", off)):
+        part = sum(ctx.items[i].amount for i in which)
+        _put(fact, name, part / amount * 100.0 if amount else 0.0,
+             tuple(f"{ctx.item_paths[i]}.financing" for i in members)
+             + tuple(f"{ctx.item_paths[i]}.amount" for i in which))
+
+
+def _history(fact: Fact, ctx: _Context, by_year: dict[int, float | None], prior, amount,
+             history_key: str) -> None:
+    """Volatility of a line or a category across the years the case gives for it."""
+    years = sorted((year, value) for year, value in by_year.items() if value is not None)
+    _put(fact, "history_years", len(years), ("history",) if years else ())
+    case = ctx.case
+    if prior is not None and all(year != case.fiscal_year - 1 for year, _ in years):
+        years.append((case.fiscal_year - 1, prior))
+    if not years:
+        return
+    reasons = {}
+    if fact.kind == "line_item":
+        reasons[case.fiscal_year] = fact.fields.get("change_reason")
+    src = tuple(f"history[{i}].{history_key}" for i, h in enumerate(case.history)
+                if by_year.get(h.fiscal_year) is not None) + fact.sources["amount"] + (
+        fact.sources.get("prior", ()))
+    for name, value in volatility(steps(years + [(case.fiscal_year, amount)],
+                                        ctx.year_inflation, reasons)).items():
+        _put(fact, name, value, src + (ctx.history_inflation_src
+                                       if name not in _NOMINAL_VOLATILITY else ()))
+
+
+def _programme(fact: Fact, members, groups, funders, item_paths, positions) -> None:
+    """A programme's own fields beside its totals: whether it is declared, its main category
+    (that of its largest line), and the reason and financing its lines share."""
+    main = max(members, key=lambda item: item.amount)
+    _put(fact, "declared", members[0].programme is not None,
+         tuple(f"{item_paths[i]}.programme" for i in positions))
+    _put(fact, "category", main.category, tuple(f"{item_paths[i]}.category" for i in positions))
+    _put(fact, "group", groups.get(main.category, ""), fact.sources["category"])
+    _put(fact, "category_count", len({item.category for item in members}),
+         fact.sources["category"])
+    for name in ("change_reason", "financing"):
+        values = {getattr(item, name) for item in members}
+        _put(fact, name, values.pop() if len(values) == 1 else "mixed",
+             tuple(f"{item_paths[i]}.{name}" for i in positions))
+    linked = sorted({c for item in members for c in funders.get(item.id, ())})
+    _put(fact, "funded_commitment_count", len(linked),
+         tuple(f"commitments[{c}].funded_by" for c in linked))
+    if "prior" in fact.fields:
+        _put(fact, "is_new", fact.fields["prior"] == 0 and fact.fields["amount"] > 0,
+             fact.sources["amount"] + fact.sources["prior"])
+
+
+def _commitment_links(fact: Fact, commitment, p: str, ctx: _Context) -> None:
+    """How a commitment is tied to the budget: the lines that fund it, taken together."""
+    _put(fact, "funded_by_count", len(commitment.funded_by), (f"{p}.funded_by",))
+    _put(fact, "guideline_count", len(commitment.guidelines), (f"{p}.guidelines",))
+    if not commitment.funded_by:
+        return
+    positions = [i for i, item in enumerate(ctx.items) if item.id in commitment.funded_by]
+    amount = sum(ctx.items[i].amount for i in positions)
+    priors = [ctx.items[i].prior for i in positions]
+    amount_src = (f"{p}.funded_by",) + tuple(f"{ctx.item_paths[i]}.amount" for i in positions)
+    _put(fact, "funding_amount", amount, amount_src)
+    if all(x is not None for x in priors):
+        prior = sum(priors)
+        src = amount_src + tuple(f"{ctx.item_paths[i]}.prior" for i in positions)
+        _put(fact, "funding_prior", prior, src)
+        _put(fact, "funding_real_change_pct", _pct(amount, prior * ctx.deflator),
+             src + ctx.inflation_src)
+
+
+def _funding(commitment, p: str, j: int, line: Fact, programmes: dict[str, Fact]) -> Fact:
+    """A commitment funded by a line: the line's figures, under the commitment's name."""
+    fact = Fact("funding", f"{commitment.id}/{line.key}", {}, (commitment.id, line.key))
+    link = (f"{p}.funded_by[{j}]",)
+    _put(fact, "commitment", commitment.id, (f"{p}.id",))
+    _put(fact, "line", line.key, link)
+    _put(fact, "kind", commitment.kind, (f"{p}.kind",))
+    _put(fact, "status", commitment.status, (f"{p}.status",))
+    for name in _FUNDING_FIELDS:
+        if name in line.fields:
+            _put(fact, name, line.fields[name], link + line.sources[name])
+    programme = programmes.get(line.fields["programme"])
+    if programme is not None and "real_change_pct" in programme.fields:
+        _put(fact, "programme_real_change_pct", programme.fields["real_change_pct"],
+             link + programme.sources["real_change_pct"])
+    return fact
+
+
+_FUNDING_FIELDS = ("category", "group", "programme", "change_reason", "financing", "amount",
+                   "prior", "change", "change_pct", "prior_real", "real_change",
+                   "real_change_pct", "is_new", "share_of_total_pct", "share_of_gdp_pct",
+                   "real_change_share_of_total_pct")
 
 
 def _amounts(fact, amount, prior, amount_src, prior_src, deflator, inflation_src,
