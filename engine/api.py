@@ -7,33 +7,67 @@ from collections import deque
 from typing import Callable, Iterator
 
 from .core import run
+from .core.coverage import coverage
 from .core.run import default_pack, load_case, load_pack
-from .errors import DiploError, UsageError
+from .errors import CaseError, DiploError, UsageError
+from .inputs import plausibility
+from .inputs.case import STDIN
 from .lang.pack import PackSet
-from .model import Case, Report
+from .model import Case, CaseNotes, Report, SubjectNotes
 
 
 def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False,
-           near_miss: float | None = None) -> Report:
+           near_miss: float | None = None, strict: bool = False) -> Report:
     """Assess one case with a compiled pack set (the default pack when none is given).
 
     `explain` adds every derived fact with its provenance; `near_miss` (a margin such as 0.2)
     adds the rules that did not fire because one numeric condition fell short by at most that
-    share of its threshold."""
-    if near_miss is None:
-        return run.assess(case, pack, explain=explain)
-    from .analysis.whynot import near_misses   # only asked for near misses need the analysis
+    share of its threshold. The report says what could not be checked (`coverage`) and which
+    figures look mistyped (`warnings`); `strict` refuses such a case instead (a CaseError
+    naming each figure) unless the case accepts the warning. A case whose figures have ranges
+    gets `robustness`: whether each finding holds across them."""
     pack = pack or default_pack()
-    full = run.assess(case, pack, explain=True)
-    report = full if explain else full.model_copy(update={"facts": None})
-    return report.model_copy(update={"near_misses": near_misses(case, pack, full,
-                                                                margin=near_miss)})
+    warnings = plausibility.check(case)
+    if strict:
+        refused = [w for w in warnings if not w.accepted]
+        if refused:
+            raise CaseError.several([CaseError(
+                f"implausible: {w.message} (--strict makes this an error)", file=case.source
+                or f"case {case.id}", line=w.line, column=w.column, path=w.path)
+                for w in refused])
+    if near_miss is None:
+        report = run.assess(case, pack, explain=explain)
+    else:
+        from .analysis.whynot import near_misses   # only asked for near misses need it
+        full = run.assess(case, pack, explain=True)
+        report = full if explain else full.model_copy(update={"facts": None})
+        report = report.model_copy(update={"near_misses": near_misses(case, pack, full,
+                                                                      margin=near_miss)})
+    additions = {"coverage": coverage(case, pack), "warnings": warnings,
+                 "notes": case_notes(case)}
+    if case.ranges():
+        from .analysis.robustness import robustness   # only a case with ranges needs it
+        additions["robustness"] = robustness(case, pack, report)
+    return report.model_copy(update=additions)
+
+
+def case_notes(case: Case) -> CaseNotes | None:
+    """What the analyst wrote beyond the figures, for the report; None when nothing."""
+    subjects = [SubjectNotes(id=part.id, field=f"{name}[{i}]", sources=list(part.sources),
+                             notes=part.notes)
+                for name in ("line_items", "commitments")
+                for i, part in enumerate(getattr(case, name)) if part.sources or part.notes]
+    if not (subjects or case.sources or case.notes or case.fiscal_year_label):
+        return None
+    return CaseNotes(fiscal_year_label=case.fiscal_year_label, sources=list(case.sources),
+                     notes=case.notes, subjects=subjects)
 
 
 def assess_files(paths: list[str], pack: PackSet | None = None, *,
                  explain: bool = False, near_miss: float | None = None, jobs: int = 1,
                  on_error: Callable[[str, DiploError], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[Report]:
+                 progress: Callable[[int], None] | None = None,
+                 strict: bool = False) -> list[Report]:
     """Assess case files, each read, validated and assessed on its own, so that one invalid
     file does not stop the others; the reports come in the order of `paths`.
 
@@ -48,7 +82,7 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
     """
     reports = []
     outcomes = assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
-                           progress=progress, stop_at_error=on_error is None)
+                           progress=progress, stop_at_error=on_error is None, strict=strict)
     for path, (report, error) in zip(paths, outcomes):
         if error is None:
             reports.append(report)
@@ -61,33 +95,35 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
 
 def assess_each(paths: list[str], pack: PackSet | None = None, *,
                 explain: bool = False, near_miss: float | None = None, jobs: int = 1,
-                progress: Callable[[int], None] | None = None, stop_at_error: bool = False
-                ) -> list[tuple[Report | None, DiploError | None]]:
+                progress: Callable[[int], None] | None = None, stop_at_error: bool = False,
+                strict: bool = False) -> list[tuple[Report | None, DiploError | None]]:
     """(report, None) or (None, error) for each path, in the order of `paths`; see
     assess_files. `stop_at_error` ends the run at the first invalid file, when nothing after
     it is wanted (one process only; workers finish the batch)."""
     return list(iter_assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
-                                 progress=progress, stop_at_error=stop_at_error))
+                                 progress=progress, stop_at_error=stop_at_error,
+                                 strict=strict))
 
 
 def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
                      explain: bool = False, near_miss: float | None = None, jobs: int = 1,
                      progress: Callable[[int], None] | None = None,
-                     stop_at_error: bool = False
+                     stop_at_error: bool = False, strict: bool = False
                      ) -> Iterator[tuple[Report | None, DiploError | None]]:
     """assess_each, one outcome at a time as soon as it is known, for a caller that writes
     each report while the batch goes on. The order is that of `paths` all the same: in one
     process each file's outcome comes as it ends; with workers, outcomes come a chunk at a
     time, as soon as every chunk before it has ended. Closing the iterator early stops the
-    workers."""
+    workers. A path `-` is standard input: a batch that reads it is assessed in this
+    process."""
     pack = pack or default_pack()
     paths = [str(path) for path in paths]
-    if jobs > 1 and len(paths) > 1:
-        yield from _assess_in_workers(paths, pack, min(jobs, len(paths)), explain, near_miss,
-                                      progress)
+    options = {"explain": explain, "near_miss": near_miss, "strict": strict}
+    if jobs > 1 and len(paths) > 1 and STDIN not in paths:
+        yield from _assess_in_workers(paths, pack, min(jobs, len(paths)), options, progress)
         return
     for done, path in enumerate(paths, 1):
-        outcome = _assess_file(path, pack, explain, near_miss)
+        outcome = _assess_file(path, pack, options)
         if progress is not None and not (stop_at_error and outcome[1] is not None):
             progress(done)
         yield outcome
@@ -95,15 +131,15 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
             return
 
 
-def _assess_file(path: str, pack: PackSet, explain: bool, near_miss: float | None
+def _assess_file(path: str, pack: PackSet, options: dict
                  ) -> tuple[Report | None, DiploError | None]:
     try:
-        return assess(load_case(path, pack), pack, explain=explain, near_miss=near_miss), None
+        return assess(load_case(path, pack), pack, **options), None
     except DiploError as exc:
         return None, exc
 
 
-def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
+def _assess_in_workers(paths, pack, jobs, options, progress):
     """`jobs` processes assess the files: this one and jobs - 1 workers. This process
     already has the packs loaded, so it works from the first moment (a worker first starts
     Python and loads them), and takes a chunk whenever no worker is free."""
@@ -138,11 +174,10 @@ def _assess_in_workers(paths, pack, jobs, explain, near_miss, progress):
                 # two chunks per worker, so that a worker never waits while this process works
                 while pending and len(running) < 2 * (jobs - 1):
                     index, chunk = pending.popleft()
-                    running[pool.submit(_assess_in_worker, chunk, explain, near_miss)] = index
+                    running[pool.submit(_assess_in_worker, chunk, options)] = index
                 if pending:
                     index, chunk = pending.popleft()
-                    finished(index, [_assess_file(path, pack, explain, near_miss)
-                                     for path in chunk])
+                    finished(index, [_assess_file(path, pack, options) for path in chunk])
                     ready = [f for f in running if f.done()]
                 else:
                     ready = wait(running, return_when=FIRST_COMPLETED).done
@@ -173,5 +208,5 @@ def _start_worker(origin: dict) -> None:
                              severity=origin["severity"] or None)
 
 
-def _assess_in_worker(paths: list[str], explain: bool, near_miss: float | None):
-    return [_assess_file(path, _worker_pack, explain, near_miss) for path in paths]
+def _assess_in_worker(paths: list[str], options: dict):
+    return [_assess_file(path, _worker_pack, options) for path in paths]

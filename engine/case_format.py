@@ -334,6 +334,7 @@ class Case(_Part):
     # where the case was read from, for reports and error positions
     _source: str | None = PrivateAttr(default=None)
     _document: Any = PrivateAttr(default=None)
+    _found_ranges: dict | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> str | None:
@@ -342,6 +343,12 @@ class Case(_Part):
     def ranges(self) -> dict[str, tuple[float, float]]:
         """The estimates of the case with a range, by field path (`line_items[3].amount`,
         `history[0].line_items.x`): (low, high). Empty when every figure is exact."""
+        if self._found_ranges is None:
+            # once: a case is immutable, and every assessment asks
+            self._found_ranges = self._collect_ranges()
+        return dict(self._found_ranges)
+
+    def _collect_ranges(self) -> dict[str, tuple[float, float]]:
         found: dict[str, tuple[float, float]] = {}
 
         def take(part: _Part, prefix: str):
