@@ -277,6 +277,9 @@ class Transparency(_Part):
     vienna_document_reporting: bool | None = Field(
         default=None, description="the country exchanges defence planning and budget "
         "information under the OSCE Vienna Document")
+    secret_share_disclosed: bool | None = Field(
+        default=None, description="false when the country does not make the share of secret "
+        "spending public (as distinct from the case not stating it)")
 
 
 class HistoryEntry(_Part):
@@ -316,6 +319,9 @@ class Case(_Part):
         description="organisations the country belongs to whose guidelines apply to it")
     contingency_mechanism: ContingencyMechanism | None = Field(
         default=None, description="how unforeseen costs are met")
+    armed_forces: bool = Field(
+        default=True, description="false for a country without armed forces (NATO leaves such "
+        "members out of its spending guidelines)")
     categories: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$",
                                                       max_length=120)], CaseCategory] = Field(
         default_factory=dict, max_length=100,

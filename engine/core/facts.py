@@ -147,6 +147,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
          ("total.change_reason",) if case.total else ())
     _put(head, "contingency_mechanism", case.contingency_mechanism,
          ("contingency_mechanism",))
+    _put(head, "armed_forces", case.armed_forces, ("armed_forces",))
     _put(head, "membership_count", len(_organisations(case)), ("memberships",))
     _financed(head, range(len(items)), ctx, total)
     facts.append(head)
@@ -193,6 +194,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
                  total, total_src, case.gdp, gdp_src)
         _materiality(fact, ctx)
         _financed(fact, members, ctx, amount)
+        _continuing(fact, members, ctx)
         return fact
 
     by_category: dict[str, list[int]] = {}
@@ -313,9 +315,12 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
 
 _NOMINAL_VOLATILITY = frozenset({"volatility_pct", "mean_abs_change_pct", "largest_drop_pct"})
 # the fields of a category that a dependency on it carries: the category as a whole
+# reasons with which a line ends: it continues in no form this year
+ENDING_REASONS = frozenset({"mandate_ended", "programme_completed"})
 _WHOLE_CATEGORY = ("prior", "change", "change_pct", "prior_real", "real_change",
                    "real_change_pct", "share_of_total_pct", "share_of_gdp_pct",
-                   "real_change_share_of_total_pct", "real_volatility_pct")
+                   "real_change_share_of_total_pct", "real_volatility_pct",
+                   "continuing_real_change_pct")
 # financing that does not come from the national budget
 _DONOR = frozenset({"donor_grant", "loan"})
 
@@ -382,6 +387,22 @@ def _materiality(fact: Fact, ctx: _Context) -> None:
              fact.fields["amount"] / amount * 100.0 if amount else 0.0, amount_src)
 
 
+def _continuing(fact: Fact, members, ctx: _Context) -> None:
+    """The real-terms change of the lines that continue: those not ended with a closed mandate
+    or a completed programme, so that a case that keeps such a line (the transparent choice)
+    reads the same as one that leaves it out."""
+    going = [i for i in members if ctx.items[i].change_reason not in ENDING_REASONS]
+    priors = [ctx.items[i].prior for i in going]
+    if not going or any(prior is None for prior in priors):
+        return
+    amount = sum(ctx.items[i].amount for i in going)
+    change = _pct(amount, sum(priors) * ctx.deflator)
+    if change is not None:
+        _put(fact, "continuing_real_change_pct", change,
+             tuple(f"{ctx.item_paths[i]}.{name}" for i in members
+                   for name in ("amount", "prior", "change_reason")) + ctx.inflation_src)
+
+
 def _financed(fact: Fact, members, ctx: _Context, amount: float) -> None:
     """The shares of an amount that donors (grants and loans) and off-budget sources pay."""
     donor = [i for i in members if ctx.items[i].financing in _DONOR]
@@ -426,10 +447,15 @@ def _programme(fact: Fact, members, groups, funders, item_paths, positions) -> N
     _put(fact, "group", groups.get(main.category, ""), fact.sources["category"])
     _put(fact, "category_count", len({item.category for item in members}),
          fact.sources["category"])
+    # a programme falls for the reason its falling lines give: a line that grows (a new
+    # organisation taking over the work, say) is not why the programme falls
+    falling = [(item, i) for item, i in zip(members, positions)
+               if item.prior is not None and item.amount < item.prior]
     for name in ("change_reason", "financing"):
-        values = {getattr(item, name) for item in members}
+        chosen = falling if name == "change_reason" and falling else list(zip(members, positions))
+        values = {getattr(item, name) for item, _ in chosen}
         _put(fact, name, values.pop() if len(values) == 1 else "mixed",
-             tuple(f"{item_paths[i]}.{name}" for i in positions))
+             tuple(f"{item_paths[i]}.{name}" for _, i in chosen))
     linked = sorted({c for item in members for c in funders.get(item.id, ())})
     _put(fact, "funded_commitment_count", len(linked),
          tuple(f"commitments[{c}].funded_by" for c in linked))

@@ -57,4 +57,5 @@ def volatility(found: list[Step]) -> dict[str, float]:
         result["largest_real_drop_pct"] = max(0.0, -min(real))
         unplanned = [s.real_pct for s in found if s.real_pct is not None and not s.planned]
         result["unplanned_real_volatility_pct"] = max((abs(c) for c in unplanned), default=0.0)
+        result["unplanned_largest_real_drop_pct"] = max(0.0, -min(unplanned, default=0.0))
     return result

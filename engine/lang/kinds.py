@@ -14,6 +14,8 @@ _AGGREGATE = {
     # format 1.1
     "real_change_share_of_total_pct": "number?", "donor_financed_share_pct": "number",
     "off_budget_financed_share_pct": "number",
+    # the real-terms change of the lines not ended by a closed mandate or a completed programme
+    "continuing_real_change_pct": "number?",
 }
 # Changes across the years the case gives (`history`): nominal, and real where each year's
 # inflation is stated; "unplanned" leaves out changes whose reason is a plan.
@@ -21,7 +23,7 @@ _VOLATILITY = {
     "history_years": "number", "volatility_pct": "number?", "mean_abs_change_pct": "number?",
     "largest_drop_pct": "number?", "real_volatility_pct": "number?",
     "real_mean_abs_change_pct": "number?", "largest_real_drop_pct": "number?",
-    "unplanned_real_volatility_pct": "number?",
+    "unplanned_real_volatility_pct": "number?", "unplanned_largest_real_drop_pct": "number?",
 }
 # A line's figures, as a line item and as the funding of a commitment carry them.
 _LINE = {
@@ -45,6 +47,7 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "active_commitment_count": "number", **_VOLATILITY,
         "fiscal_year_label": "string?", "total_change_reason": "string",
         "contingency_mechanism": "string?", "membership_count": "number",
+        "armed_forces": "bool",
         "donor_financed_share_pct": "number", "off_budget_financed_share_pct": "number",
     },
     "line_item": {
@@ -75,6 +78,7 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "real_change": "number?", "real_change_pct": "number?",
         "share_of_total_pct": "number?", "share_of_gdp_pct": "number?",
         "real_change_share_of_total_pct": "number?", "real_volatility_pct": "number?",
+        "continuing_real_change_pct": "number?",
     },
     "funding": {"commitment": "string", "line": "string", "kind": "string",
                 "status": "string", **_LINE, "programme_real_change_pct": "number?"},
@@ -88,7 +92,8 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "secret_share_pct": "number?", "off_budget_share_pct": "number?",
         "in_year_reporting": "bool?", "civil_society_oversight": "bool?",
         "audit_opinion": "string?", "un_milex_reporting": "bool?",
-        "vienna_document_reporting": "bool?", "stated_count": "number",
+        "vienna_document_reporting": "bool?", "secret_share_disclosed": "bool?",
+        "stated_count": "number",
     },
 }
 
