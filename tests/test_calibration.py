@@ -119,8 +119,14 @@ def what(spec: dict) -> str:
 # --- checking one case ----------------------------------------------------------------------
 
 def assess_path(path: Path, pack):
-    from engine import assess, load_case
-    return assess(load_case(path, pack), pack)
+    """The report of a case with its coverage section, as `engine.assess` makes it, less the
+    robustness analysis across stated ranges: nothing here reads it, and with the many
+    estimates these cases carry it would multiply the test's time several times over."""
+    from engine import load_case
+    from engine.core.coverage import coverage
+    from engine.core.run import assess
+    case = load_case(path, pack)
+    return assess(case, pack).model_copy(update={"coverage": coverage(case, pack)})
 
 
 def without_lines(path: Path, lines: list[str], folder: Path) -> Path:
@@ -146,7 +152,8 @@ def risk_profile(report) -> list[int]:
     return [sum(1 for f in risks if rank(f.severity) >= level) for level in range(1, 5)]
 
 
-def check(entry: dict, report, *, pack=None, scratch: Path | None = None) -> list[str]:
+def check(entry: dict, report, *, pack=None, scratch: Path | None = None,
+          root: Path = ROOT) -> list[str]:
     """Each expectation of `entry` the report fails, as a sentence with its reasoning."""
     failures = []
     found = claims(report)
@@ -215,7 +222,7 @@ def check(entry: dict, report, *, pack=None, scratch: Path | None = None) -> lis
     for spec in entry.get("no_worse_than_without", []):
         if pack is None or scratch is None:
             continue
-        lighter = assess_path(without_lines(ROOT / entry["case"], spec["lines"], scratch), pack)
+        lighter = assess_path(without_lines(root / entry["case"], spec["lines"], scratch), pack)
         with_lines, without = risk_profile(report), risk_profile(lighter)
         if any(a > b for a, b in zip(with_lines, without)):
             failures.append(
@@ -321,11 +328,19 @@ def test_the_checker_finds_each_kind_of_miss():
 
 # --- the summary table ----------------------------------------------------------------------
 
-def summary() -> int:
+def summary(argv: list[str]) -> int:
+    """`--pack DIR` judges another pack; `--root DIR` reads the cases from another copy of the
+    repository (an earlier commit's, extracted with `git archive`)."""
+    import argparse
     import tempfile
 
     from engine import DiploError, load_pack
-    pack = load_pack()
+    parser = argparse.ArgumentParser(description=summary.__doc__)
+    parser.add_argument("--pack", help="a pack folder (default: the default pack)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="where the cases are read from")
+    options = parser.parse_args(argv)
+    pack = load_pack(options.pack) if options.pack else load_pack()
+    root = options.root
     packs = ", ".join(f"{p.name} {p.version}" for p in pack.packs)
     print(f"calibration against {packs}")
     total = met = 0
@@ -334,12 +349,12 @@ def summary() -> int:
             count = sum(len(entry.get(k, [])) for k in KEYS)
             total += count
             try:
-                report = assess_path(ROOT / entry["case"], pack)
+                report = assess_path(root / entry["case"], pack)
             except DiploError as error:
                 print(f"\n{Path(entry['case']).stem}: NOT ASSESSED ({count} expectations): "
                       f"{str(error).splitlines()[0]}")
                 continue
-            failures = check(entry, report, pack=pack, scratch=Path(scratch))
+            failures = check(entry, report, pack=pack, scratch=Path(scratch), root=root)
             met += count - len(failures)
             print(f"\n{Path(entry['case']).stem}: {count - len(failures)}/{count} met")
             for failure in failures:
@@ -350,4 +365,4 @@ def summary() -> int:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    raise SystemExit(summary())
+    raise SystemExit(summary(sys.argv[1:]))
