@@ -129,7 +129,6 @@ def test_a_programme_split_over_lines_is_judged_as_a_whole():
                  "share_of_total_pct"):
         assert split["programme:gcap"][name] == whole["programme:gcap"][name], name
     assert split["programme:gcap"]["declared"] and not whole["programme:gcap"]["declared"]
-    assert split["programme:gcap"]["change_reason"] == "mixed"
     assert split["programme:gcap"]["category"] == "research_development"   # the largest line
     assert split["line_item:proc"]["programme"] == "gcap"
     assert split["line_item:pay"]["programme"] == "pay"   # a line of its own

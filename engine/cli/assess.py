@@ -20,7 +20,7 @@ from .common import (
     format_option,
     given,
     pack_options,
-    print_error,
+    print_problems,
     progress_bar,
     settings_for,
 )
@@ -106,8 +106,12 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
               help="Assess in N worker processes (0: one per CPU); the output is the same.")
 @click.option("-o", "--output", metavar="FILE",
               help="Write the output to FILE (atomically) instead of standard output.")
+@click.option("--strict", is_flag=True,
+              help="Refuse a case with a figure that looks mistyped (a plausibility warning "
+                   "it does not accept): it is reported as invalid, exit status 2.")
 def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details, summary,
-           max_chars, near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output):
+           max_chars, near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output,
+           strict):
     """Assess one or more case files (YAML or JSON; a folder means the cases in it; a glob
     pattern, quoted or not, the cases it matches).
 
@@ -173,8 +177,8 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
                 contextlib.closing(iter_assess_each(
                     paths, pack, explain=explain, near_miss=margin if near_miss else None,
                     jobs=jobs or os.cpu_count() or 1,
-                    progress=(lambda done: bar.update(done - bar.pos)) if bar else None
-                )) as outcomes:
+                    progress=(lambda done: bar.update(done - bar.pos)) if bar else None,
+                    strict=strict)) as outcomes:
             for item in items:
                 if isinstance(item, DiploError):
                     entry = Entry(item.file or "", error=item)
@@ -184,16 +188,16 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
                         report = review(report, waivers=waivers, baseline=baseline, day=day)
                     entry = Entry(item, report=report, error=error)
                 batch.append(entry)
-                if live and entry.error is not None:
-                    print_error(entry.error)
+                if live:
+                    print_problems(entry)
                 if streaming and entry.report is not None:
                     write(render(format_name, [entry.report], details=details,
                                  fail_on=fail_on, **options))
         reports = [entry.report for entry in batch if entry.report is not None]
         unreadable = [entry for entry in batch if entry.error is not None]
         if not live:
-            for entry in unreadable:
-                print_error(entry.error)
+            for entry in batch:
+                print_problems(entry)
         if not streaming:
             write(render(format_name, reports, details=details, fail_on=fail_on, batch=batch,
                          **options))

@@ -30,6 +30,22 @@ def print_error(message: str | DiploError) -> None:
         click.echo(f"diplo: error: {line}", err=True)
 
 
+def print_problems(entry) -> None:
+    """What went wrong with one case of a batch (a batch Entry): its error, or the
+    plausibility warnings of its report that the case does not accept, a line each."""
+    if entry.error is not None:
+        print_error(entry.error)
+        return
+    report = entry.report
+    for warning in report.warnings if report is not None else ():
+        if not warning.accepted:
+            where = report.case.source or report.case.id
+            if warning.line is not None:
+                where += f":{warning.line}:{warning.column}"
+            text = re.sub(r"\s*[\r\n]+\s*", " ", f"{where}: {warning.path}: {warning.message}")
+            click.echo(f"diplo: warning: {text}", err=True)
+
+
 def fail(message: str | DiploError, status: int = EXIT_ERROR):
     print_error(message)
     sys.exit(status)

@@ -47,8 +47,8 @@ def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
                  ("funding", "programme_real_change_pct")})
     if not case.gdp:
         entry("burden_sharing", "gdp",
-              "GDP is not stated: spending as a share of GDP is not computed, so burden sharing "
-              "against GDP is not checked",
+              "GDP is not stated: shares of GDP are not computed, so burden sharing, and any "
+              "other check against GDP, is not made",
               {(k, "share_of_gdp_pct") for k in ("case",) + _AMOUNT_KINDS} | {("case", "gdp")})
     total_prior_known = (case.total.prior is not None if case.total is not None
                          else all(i.prior is not None for i in case.line_items))
@@ -88,8 +88,8 @@ def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
     for name, value in case.transparency:
         if value is None:
             entry("transparency", f"transparency.{name}",
-                  f"transparency.{name} is not stated: its check is not made (not stating it "
-                  "is not read as meeting it)", {("transparency", name)})
+                  "not stated: its check is not made (not stating it is not read as meeting "
+                  "it)", {("transparency", name)})
     for i, commitment in enumerate(case.commitments):
         if commitment.status != "ending" and not commitment.depends_on \
                 and not commitment.funded_by:

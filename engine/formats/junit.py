@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from ..errors import DiploError, UsageError
 from ..model import SEVERITIES
 from . import gate_findings, register
+from .caveats import properties as caveat_properties
 
 # characters XML 1.0 cannot carry, even escaped
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -138,6 +139,8 @@ class JunitFormat:
                                  "loaded again)")):
                 if value is not None:
                     ET.SubElement(properties, "property", name=name, value=_text(value))
+            for name, value in caveat_properties(report):
+                ET.SubElement(properties, "property", name=name, value=_text(value))
             gating = {f.id for f in gate_findings(report, fail_on)}
             failures = 0
             for pack, rule in keys:

@@ -33,6 +33,13 @@ from . import (
     show_severity,
     sweep_rows,
 )
+from .caveats import (
+    appearing,
+    ranges_line,
+    robustness_of,
+    robustness_text,
+    sources_lines,
+)
 from .table import (
     NO_CAUSE,
     SECTIONS,
@@ -138,6 +145,9 @@ def _finding_lines(report, finding, label: str, explain: bool, collapsed: bool) 
         body += ["", f"**Remedy:** {_md(finding.remediation)}"]
     body += ["", f"**Guidance** ({_inline_code(finding.citation.section)}): "
                  f"\"{_md(finding.citation.quote)}\""]
+    robust = robustness_of(report, finding.id)
+    if robust is not None:
+        body += ["", f"**Robustness:** {_md(robustness_text(robust))}"]
     lines = [f"- **{label}**: {_md(finding.title)} ({_inline_code(finding.id)})", ""]
     if collapsed:
         lines += ["  <details><summary>Details"
@@ -229,7 +239,7 @@ def _case(report, level: int, *, fail_on: str | None, summary: bool, collapsed: 
     if fail_on is not None:
         about += " " + _gate_line(report, fail_on)
     title = _md(case.title) if batch else f"Assessment: {_md(case.title)}"
-    memo = _Case(head=[f"{h} {title}", "", verdict, "", about])
+    memo = _Case(head=[f"{h} {title}", "", verdict, "", about] + _caveats(report, h, summary))
     near = report.near_misses
     if summary:
         rows = [(_md(_concern(concern)), *counts) for concern, *counts in concern_rows(report)]
@@ -267,6 +277,35 @@ def _case(report, level: int, *, fail_on: str | None, summary: bool, collapsed: 
                            + ([f"- {_md(n.message)}" for n in near] if near else ["None."]))
         memo.kinds.append(NEAR)
     return memo
+
+
+def _caveats(report, h: str, brief: bool) -> list[str]:
+    """What the case could not have checked, figures that look mistyped, the ranges it states
+    and its sources: under the verdict, never left out for length."""
+    lines: list[str] = []
+    coverage, warnings = getattr(report, "coverage", []), getattr(report, "warnings", [])
+    if brief:
+        counts = [f"{_plural(len(coverage), 'check')} not made"] if coverage else []
+        counts += [_plural(len(warnings), "figure") + " that look mistyped"] if warnings else []
+        return ["", "*" + "; ".join(counts) + ".*"] if counts else []
+    if coverage:
+        lines += ["", f"{h}# Not checked ({len(coverage)})", ""]
+        lines += [f"- {_inline_code(e.missing)}: {_md(e.reason)}"
+                  + (f" (rules: {', '.join(_inline_code(r) for r in e.rules)})" if e.rules
+                     else "") for e in coverage]
+    if warnings:
+        lines += ["", f"{h}# Figures that look mistyped ({len(warnings)})", ""]
+        lines += [f"- {_inline_code(w.path)}: {_md(w.message)}"
+                  + (" (accepted by the case)" if w.accepted else "") for w in warnings]
+    ranges = ranges_line(report)
+    if ranges is not None:
+        lines += ["", f"{h}# Robustness", "", _md(ranges) + "."]
+        lines += [f"- {_inline_code(e.finding)} (not at the stated values): "
+                  f"{_md(robustness_text(e))}" for e in appearing(report)]
+    sources = sources_lines(report)
+    if sources:
+        lines += ["", f"{h}# Sources and notes", ""] + [f"- {_md(line)}" for line in sources]
+    return lines
 
 
 def memo(report, *, fail_on: str | None = None) -> str:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..errors import DiploError
 from . import register
+from .caveats import robustness_of
 
 SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
                 "sarif-schema-2.1.0.json")
@@ -160,6 +161,17 @@ def _notification(error: DiploError) -> dict:
     return notification
 
 
+def _caveats(report) -> dict:
+    """What a case's report could not check and the figures that look mistyped, as the run's
+    properties of that case (empty lists: nothing missing)."""
+    found: dict = {"coverage": [e.model_dump() for e in getattr(report, "coverage", [])],
+                   "warnings": [w.model_dump() for w in getattr(report, "warnings", [])]}
+    robust = getattr(report, "robustness", None)
+    if robust is not None:
+        found["robustness"] = robust.model_dump()
+    return found
+
+
 def _log(rules: list[dict], results: list[dict], packs: list, properties: dict | None,
          unreadable: list | None = None) -> str:
     driver = {"name": "diplo", "version": __version__, "semanticVersion": __version__,
@@ -235,11 +247,15 @@ class SarifFormat:
                 change = getattr(finding, "severity_override", None)
                 if change is not None:
                     result["properties"]["severityOverride"] = change.model_dump()
+                robust = robustness_of(report, finding.id)
+                if robust is not None:   # whether it holds across the case's ranges
+                    result["properties"]["robustness"] = robust.model_dump(
+                        exclude={"finding", "title"})
                 results.append(result)
         packs = sorted({(p.name, p.version) for report in reports for p in report.packs})
         cases = [{"id": r.case.id, "source": r.case.source, "verdict": r.verdict,
-                  "risks": r.summary.risks.model_dump(), "strengths": r.summary.strengths}
-                 for r in reports]
+                  "risks": r.summary.risks.model_dump(), "strengths": r.summary.strengths,
+                  **_caveats(r)} for r in reports]
         return _log([descriptors[rid] for rid in order], results, packs, {"cases": cases},
                     list(unreadable))
 

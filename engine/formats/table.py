@@ -18,6 +18,7 @@ from . import (
     show_value,
     sweep_rows,
 )
+from .caveats import plain_lines
 from .tree import proof_lines
 
 _ORDER = tuple(reversed(SEVERITIES))
@@ -105,6 +106,7 @@ class TableFormat:
                 else:
                     lines.append("Near misses:" + ("" if report.near_misses else " none"))
                     lines += [f"  {n.message}" for n in report.near_misses]
+            lines += plain_lines(report, brief=summary)
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) + "\n"
 
