@@ -105,7 +105,7 @@ BROKEN_PACKS = {
                                                         "did you mean 'DD-TRA'"]),
     "ignore-unknown-kind": (["--ignore", "level:high"], ["--ignore level:high",
                                                          "concern:NAME or tag:NAME"]),
-    "selection-leaves-nothing": (["--select", "tag:secrecy", "--ignore", "DD-TRA-01"],
+    "selection-leaves-nothing": (["--select", "DD-TRA", "--ignore", "DD-TRA"],
                                  ["no rule that reports is left"]),
 }
 
