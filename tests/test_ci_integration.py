@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from engine import __version__, assess, formats, load_case, load_pack
 from engine.cli import main
 from engine.formats.sarif import CaseLocator
+from engine.model import SeverityChange
 
 from conftest import ROOT
 
@@ -71,6 +72,12 @@ def commands(stdout: str) -> list[dict]:
     return found
 
 
+def finding_commands(stdout: str) -> list[dict]:
+    """The commands of the findings (their message ends with the finding id), without those
+    of the other things a report may say."""
+    return [c for c in commands(stdout) if c["message"].rsplit("\n", 1)[-1].startswith("Finding ")]
+
+
 def json_reports(*cases) -> list[dict]:
     result = run("assess", *cases, "--format", "json", "--exit-zero")
     assert result.exit_code == 0, result.stderr
@@ -83,7 +90,7 @@ def json_reports(*cases) -> list[dict]:
 def test_each_finding_is_an_annotation_where_sarif_puts_it(in_repo):
     result = run("assess", ALLY, BALANCED, "--format", "github")
     assert (result.exit_code, result.stderr) == (1, "")
-    found = commands(result.stdout)
+    found = finding_commands(result.stdout)
     reports = json_reports(ALLY, BALANCED)
     findings = [(r["case"]["source"], f) for r in reports for f in r["findings"]]
     assert len(found) == len(findings) > 0
@@ -117,21 +124,24 @@ def test_strengths_are_placed_as_the_locator_places_them(in_repo):
     report = assess(load_case(BALANCED, pack), pack)
     text = formats.get("github").reports([report])
     locator = CaseLocator()
-    for command, finding in zip(commands(text), report.findings, strict=True):
+    for command, finding in zip(finding_commands(text), report.findings, strict=True):
         line, column = locator.position(BALANCED, finding)
         assert (command["line"], command.get("col")) == (str(line), str(column))
 
 
-def test_the_level_follows_a_changed_severity(in_repo):
-    result = run("assess", ALLY, "--format", "github", "--severity", "DD-ENG-003=medium",
-                 "--severity", "DD-TRA-005=info", "--severity", "DD-ALL-002=critical")
-    assert result.exit_code == 1, result.stderr
-    by_rule = {c["message"].rsplit("/", 1)[-1].rstrip(")"): c for c in commands(result.stdout)}
-    assert (by_rule["DD-ENG-003"]["level"], by_rule["DD-ENG-003"]["title"]) == (
-        "warning", "medium (was high) risk: Engagement line cut deeply in real terms")
-    assert (by_rule["DD-TRA-005"]["level"], by_rule["DD-TRA-005"]["title"]) == (
-        "notice", "info (was low) risk: External audit covers finances only")
-    assert by_rule["DD-ALL-002"]["level"] == "error"
+def test_the_level_follows_the_severity_also_when_it_was_changed(in_repo):
+    pack = load_pack()
+    report = assess(load_case(ALLY, pack), pack)
+    risk = next(f for f in report.findings if f.kind == "risk")
+    findings = [risk.model_copy(update={"severity": severity}) for severity in GITHUB_LEVELS]
+    changed = SeverityChange(default="low", by="--severity")
+    findings.append(risk.model_copy(update={"severity": "high", "severity_override": changed}))
+    text = formats.get("github").reports([report.model_copy(update={"findings": findings})])
+    found = finding_commands(text)
+    assert [c["level"] for c in found] == [*GITHUB_LEVELS.values(), "error"]
+    assert [c["title"] for c in found] == [
+        *(f"{severity} risk: {risk.title}" for severity in GITHUB_LEVELS),
+        f"high (was low) risk: {risk.title}"]
 
 
 def test_case_text_cannot_forge_a_command(in_repo):
@@ -147,11 +157,12 @@ def test_case_text_cannot_forge_a_command(in_repo):
         "case": report.case.model_copy(update={"source": odd_source})})
     text = formats.get("github").reports([report])
     lines = text.splitlines()
-    # one line per finding and the verdict line: nothing a case says starts a line of its own
-    assert len(lines) == len(report.findings) + 1
+    # commands and the verdict line: nothing a case says starts a line of its own
     assert all(COMMAND.match(line) for line in lines[:-1])
     assert lines[-1].startswith("diplo: odd, name: x%0A::error::y.yaml: FAIL")
-    command = commands(text)[0]
+    assert len(finding_commands(text)) == len(report.findings)
+    assert not [line for line in lines if "forged" in line and not line.startswith("::error ")]
+    command = finding_commands(text)[0]
     assert command["level"] == "error"
     assert command["title"] == "critical risk: a, line=9::b: c %3A"
     assert command["file"] == odd_source and command["line"] == "1"
@@ -163,11 +174,11 @@ def test_case_text_cannot_forge_a_command(in_repo):
 def test_a_case_file_named_with_commas_and_colons(in_repo, tmp_path):
     odd = tmp_path / "a, b: c.yaml"
     shutil.copy(ROOT / ALLY, odd)
-    plain = commands(run("assess", ALLY, "--format", "github").stdout)
+    plain = finding_commands(run("assess", ALLY, "--format", "github").stdout)
     result = run("assess", odd, "--format", "github")
     assert result.exit_code == 1, result.stderr
     assert "file=" + str(odd).replace(",", "%2C").replace(":", "%3A") + ",line=" in result.stdout
-    renamed = commands(result.stdout)
+    renamed = finding_commands(result.stdout)
     assert [c["file"] for c in renamed] == [str(odd)] * len(plain)
     assert [(c["line"], c.get("col")) for c in renamed] == [(c["line"], c.get("col"))
                                                              for c in plain]
@@ -180,26 +191,27 @@ def _waivers(path: Path, finding_id: str) -> Path:
 
 
 def test_waived_and_known_risks_are_notices_that_say_why(in_repo, tmp_path):
-    critical = "DD-COM-022:multinational-exercises+northern-alliance/joint_exercises+forward-presence"
-    waivers = _waivers(tmp_path / "w.yaml", critical)
+    (report,) = json_reports(ALLY)
+    risks = [f for f in report["findings"] if f["kind"] == "risk"]
+    worst = risks[0]   # the report's order: most severe first
+    assert GITHUB_LEVELS[worst["severity"]] == "error"
+    waivers = _waivers(tmp_path / "w.yaml", worst["id"])
     result = run("assess", ALLY, "--format", "github", "--waivers", waivers)
-    found = {c["message"].rsplit("\n", 1)[-1]: c for c in commands(result.stdout)}
-    waived = found[f"Finding {critical} (rule defense-diplomacy/DD-COM-022)"]
+    found = {c["message"].rsplit("\n", 1)[-1]: c for c in finding_commands(result.stdout)}
+    waived = found[f"Finding {worst['id']} (rule {worst['pack']}/{worst['rule']})"]
     assert waived["level"] == "notice"
     assert waived["title"].endswith(" (waived)")
     assert ("Not counted by the gate: waived until 2099-12-31 by j.smith: Agreed at the summit."
             in waived["message"])
-    (report,) = json_reports(ALLY)
-    high = [f for f in report["findings"] if f["kind"] == "risk" and f["severity"] == "high"]
-    # the critical risk waived, the high ones stay errors
-    assert sum(c["level"] == "error" for c in found.values()) == len(high) > 0
+    errors = [f for f in risks[1:] if GITHUB_LEVELS[f["severity"]] == "error"]
+    assert sum(c["level"] == "error" for c in found.values()) == len(errors)
 
     baseline = tmp_path / "baseline.json"
     baseline.write_text(run("assess", ALLY, "--format", "json", "--exit-zero").stdout,
                         encoding="utf-8")
     result = run("assess", ALLY, "--format", "github", "--baseline", baseline)
     assert (result.exit_code, result.stderr) == (0, "")
-    risks = [c for c in commands(result.stdout) if "risk: " in c["title"]]
+    risks = [c for c in finding_commands(result.stdout) if "risk: " in c["title"]]
     assert len(risks) == sum(report["summary"]["risks"].values())
     assert all(c["level"] == "notice" and c["title"].endswith(" (known from the baseline)")
                for c in risks)
@@ -219,11 +231,14 @@ def test_the_job_summary_is_appended_to_the_file_github_names(in_repo, tmp_path,
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert rows[0] == ("| case | verdict | gate | critical | high | medium | low | info | "
                        "strengths |")
-    assert rows[1:3] == [
-        ("| Country A, FY2027 defence budget proposal (cases/ally-trims-exercises.yaml) | FAIL | "
-         "fail | 1 | 4 | 2 | 3 | 0 | 3 |"),
-        ("| Country E, FY2027 defence budget (cases/balanced-partner.yaml) | PASS | pass | 0 | 0 "
-         "| 0 | 0 | 0 | 8 |")]
+    for row, report in zip(rows[1:3], json_reports(ALLY, BALANCED)):
+        counts = report["summary"]["risks"]
+        assert row == (f"| {report['case']['title']} ({report['case']['source']}) | "
+                       f"{report['verdict'].upper()} | "
+                       f"{'fail' if report['verdict'] == 'fail' else 'pass'} | "
+                       + " | ".join(str(counts[s]) for s in ("critical", "high", "medium", "low",
+                                                              "info"))
+                       + f" | {report['summary']['strengths']} |")
     shown = re.sub(r"([_:])", r"\\\1", str(broken))   # as Markdown text
     assert rows[3].startswith(f"| {shown} | not assessed: {shown}\\:3\\:13\\: invalid YAML")
     assert rows[3].endswith(" | fail | - | - | - | - | - | - |")
@@ -303,7 +318,7 @@ def test_a_comparison_annotates_the_proposal(in_repo):
     result = run("compare", BALANCED, ALLY, "--format", "github")
     assert result.exit_code == 1, result.stderr
     comparison = json.loads(run("compare", BALANCED, ALLY, "--format", "json").stdout)
-    found = commands(result.stdout)
+    found = finding_commands(result.stdout)
     changes = comparison["new"] + comparison["changed"] + comparison["resolved"]
     assert len(found) == len(changes) > 0
     for command, change in zip(found, changes):
@@ -458,7 +473,7 @@ def test_the_action_annotates_and_fails_the_job_on_a_high_risk(installed, worksp
     assert assess_step["status"] == 0, assess_step["stderr"]
     assert assess_step["outputs"] == {"exit-code": "1"}
     assert record["outputs"] == {"exit-code": "1", "sarif-file": ""}
-    found = commands(assess_step["stdout"])
+    found = finding_commands(assess_step["stdout"])
     assert len(found) == sum(len(r["findings"]) for r in json_reports(ALLY, BALANCED))
     assert found[0]["file"] == ALLY and int(found[0]["line"]) > 1
     assert assess_step["summary"].startswith("### diplo: FAIL\n")
@@ -488,6 +503,7 @@ def test_the_inputs_reach_diplo(installed, workspace):
                                     "fail-on": "critical", "format": "table",
                                     "args": "--details --near-miss"}, installed)
     out = record["steps"]["Assess"]["stdout"]
+    assert record["outputs"]["exit-code"] == "1", record["steps"]["Assess"]["stderr"]
     verdict = next(line for line in out.splitlines() if line.startswith("Verdict: "))
     assert verdict.endswith(", transparency-plus 1.0.0]")
     assert "Remedy: " in out and "Near misses:" in out
