@@ -245,3 +245,42 @@ def test_commitments_and_history_name_what_exists():
                         "history": [{"fiscal_year": 2024, "line_items": {"z": 1}}]})
     assert [p.path for p in caught.value.problems] == ["commitments[0].funded_by[0]",
                                                         "history[0].line_items.z"]
+
+
+# --- the documentation of the format ------------------------------------------------------
+
+CASE_FORMAT_DOC = (ROOT / "docs" / "case-format.md").read_text(encoding="utf-8")
+
+
+def test_the_documented_example_is_a_valid_case_that_passes_strict(tmp_path):
+    import re
+    from click.testing import CliRunner
+    from engine.cli import main
+    example = re.search(r"```yaml\n(.*?)```", CASE_FORMAT_DOC, re.S).group(1)
+    path = tmp_path / "example.yaml"
+    path.write_text(example, encoding="utf-8")
+    result = CliRunner().invoke(main, ["assess", str(path), "--strict", "--exit-zero",
+                                       "--no-waivers"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert load_case(path, PACK).ranges() == {"line_items[1].amount": (740, 800)}
+
+
+def test_the_documentation_names_every_field_and_value_of_the_format():
+    from engine.case_format import (
+        ChangeReason,
+        ContingencyMechanism,
+        Financing,
+        Organisation,
+        WarningCode,
+    )
+    from engine.model import Commitment, HistoryEntry, LineItem, Total, Transparency
+    from typing import get_args
+    for model in (Case, Total, LineItem, Commitment, Transparency, HistoryEntry):
+        for name in model.model_fields:
+            assert f"{name}:" in CASE_FORMAT_DOC or f"`{name}`" in CASE_FORMAT_DOC, name
+    for vocabulary in (ChangeReason, Financing, Organisation, ContingencyMechanism,
+                       WarningCode):
+        for value in get_args(vocabulary):
+            assert f"`{value}`" in CASE_FORMAT_DOC, value
+    for name in PACK.categories:
+        assert name in CASE_FORMAT_DOC, name

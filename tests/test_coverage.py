@@ -240,6 +240,9 @@ def test_every_format_shows_what_could_not_be_checked_and_the_warnings(pack):
     assert ("not-checked", "gdp: " + report.coverage[0].reason + " (rules: C-GDP)") in props
     assert any(name == "warning" and value.startswith("inflation_pct:") for name, value in props)
     assert json.loads(get_format("json").reports([report]))["coverage"][0]["missing"] == "gdp"
+    github = get_format("github").reports([report])
+    assert "::notice title=not checked%3A gdp::gdp: GDP is not stated" in github
+    assert "::warning title=figure that looks mistyped%3A inflation_pct::" in github
 
 
 def test_sources_and_notes_are_carried_into_the_report(pack):

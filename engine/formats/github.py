@@ -23,6 +23,7 @@ import re
 from ..errors import UsageError
 from ..model import SEVERITIES
 from . import finding_severity, gate_findings, register
+from .caveats import coverage_line
 from .sarif import CaseLocator
 from .table import change_text, severity_text, summary_text
 
@@ -166,6 +167,19 @@ def _append_summary(text: str) -> None:
                          path=STEP_SUMMARY) from None
 
 
+def _caveat_commands(report) -> list[str]:
+    """A warning at each figure that looks mistyped (unless the case accepts it) and a notice
+    for each check the case left impossible."""
+    source = report.case.source
+    where = annotation_path(source) if source else None
+    lines = [command("warning", w.message, file=where, line=w.line, col=w.column,
+                     title=f"figure that looks mistyped: {w.path}")
+             for w in getattr(report, "warnings", []) if not w.accepted]
+    lines += [command("notice", coverage_line(e), file=where, title=f"not checked: {e.missing}")
+              for e in getattr(report, "coverage", [])]
+    return lines
+
+
 @register
 class GithubFormat:
     name = "github"
@@ -185,6 +199,7 @@ class GithubFormat:
         lines = []
         for report in reports:
             lines += [_finding_command(report, f, locator) for f in report.findings]
+            lines += _caveat_commands(report)
             lines.append(escape_data(f"diplo: {report.case.source or report.case.id}: "
                                      f"{summary_text(report.verdict, report.summary)}"))
         lines += [_error_command(error) for error in unreadable]

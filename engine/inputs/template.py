@@ -82,6 +82,10 @@ transparency:                   # leave out what you do not know: it is reported
   off_budget_share_pct: 0
   in_year_reporting: true
   civil_society_oversight: true
+  secret_share_disclosed: true  # false: the country does not publish its secret share
+  audit_opinion: unqualified    # unqualified | qualified | adverse | disclaimer | none
+  un_milex_reporting: true      # reports to the UN Report on Military Expenditures
+  vienna_document_reporting: false   # exchanges budget information under the OSCE Vienna Document
 
 history:                        # earlier enacted budgets, for trends and volatility
   - {{fiscal_year: {y2}, total: 9300, inflation_pct: 3.0}}
