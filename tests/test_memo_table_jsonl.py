@@ -14,6 +14,7 @@ from engine.api import assess_each, iter_assess_each
 from engine.formats import short_ids
 from engine.formats.markdown import DEFAULT_MAX_CHARS
 from engine.formats.tree import proof_lines
+from engine.model import RiskCounts, Summary
 
 from conftest import BASE_CASE, ROOT, run_cli
 
@@ -54,6 +55,24 @@ def valid_outline(levels: list[int]) -> bool:
         b <= a + 1 for a, b in zip(levels, levels[1:]))
 
 
+def many_findings(report) -> object:
+    """A report with the case of `report` and, made from its first risk and strength, 1
+    critical, 4 high, 5 medium and 5 low risks and 3 strengths: a shape that does not depend on
+    what the default pack finds."""
+    risk = next(f for f in report.findings if f.kind == "risk")
+    strength = next(f for f in report.findings if f.kind != "risk")
+    counts = {"critical": 1, "high": 4, "medium": 5, "low": 5}
+    findings = [risk.model_copy(update={"id": f"{risk.rule}:{severity}-{i}",
+                                        "severity": severity, "severity_override": None})
+                for severity, count in counts.items() for i in range(count)]
+    findings += [strength.model_copy(update={"id": f"{strength.rule}:strength-{i}"})
+                 for i in range(3)]
+    return report.model_copy(update={
+        "findings": findings, "verdict": "fail", "facts": None, "near_misses": None,
+        "coverage": [], "warnings": [], "notes": None, "robustness": None,
+        "summary": Summary(risks=RiskCounts(**counts), strengths=3)})
+
+
 def copies(report, count: int) -> list:
     """`count` reports of distinct cases, each with the findings of `report`."""
     return [report.model_copy(update={"case": report.case.model_copy(update={
@@ -82,8 +101,10 @@ def test_a_single_memo_is_titled_by_its_case_and_a_batch_by_its_cases():
     assert re.findall(r"^## (.+)$", batch, re.M) == [
         "Country A, FY2027 defence budget proposal", "Country E, FY2027 defence budget"]
     # a batch collapses each finding's body; one case shows it
+    reports = json.loads(assess(ALLY, BALANCED, "--format", "json").stdout)
     assert "<details>" not in one
-    assert batch.count("<details><summary>Details</summary>") == 13 + 8
+    assert batch.count("<details><summary>Details</summary>") == sum(
+        len(r["findings"]) for r in reports)
 
 
 def test_sections_after_the_memo_keep_the_outline(tmp_path):
@@ -121,12 +142,19 @@ def test_the_memo_summary_has_verdicts_and_counts_per_concern_but_no_finding():
 
 def test_the_table_summary_counts_per_concern_without_the_findings():
     result = assess(ALLY, "--summary")
+    report = json.loads(assess(ALLY, "--format", "json").stdout)
     lines = result.stdout.splitlines()
     assert lines[1].split() == ["concern", "critical", "high", "medium", "low", "info",
                                 "strengths"]
-    assert lines[3].split() == ["commitments_undermined", "1", "2", "0", "0", "0", "0"]
-    assert "DD-COM-022" not in result.stdout and "Credibility" not in result.stdout
-    assert lines[-1].startswith("Verdict: FAIL (1 critical, 4 high")
+    first = report["findings"][0]
+    column = ["critical", "high", "medium", "low", "info"].index(first["severity"]) + 1
+    row = lines[3].split()
+    assert row[0] == first["concern"] and int(row[column]) == sum(
+        1 for f in report["findings"] if f["concern"] == first["concern"]
+        and f["kind"] == "risk" and f["severity"] == first["severity"])
+    for finding in report["findings"]:
+        assert finding["id"] not in result.stdout and finding["title"] not in result.stdout
+    assert any(line.startswith(f"Verdict: {report['verdict'].upper()}") for line in lines)
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "sarif", "junit"])
@@ -147,37 +175,37 @@ def test_only_the_memo_takes_a_length_limit():
 # --- the length limit --------------------------------------------------------------------------
 
 def test_a_batch_far_over_the_limit_is_cut_at_whole_findings_and_says_how_many(ally):
-    reports = copies(ally.model_copy(update={"facts": None}), 40)
+    reports = copies(many_findings(ally), 40)
     memo = formats.get("markdown")
     whole = memo.reports(reports, max_chars=0)
     assert len(whole) > 4 * DEFAULT_MAX_CHARS
     text = memo.reports(reports)
     assert len(text) <= DEFAULT_MAX_CHARS
     # every case keeps its verdict; each finding shown is whole
-    assert text.count("**Verdict: FAIL (1 critical, 4 high") == 40
+    assert text.count("**Verdict: FAIL (1 critical, 4 high, 5 medium, 5 low risks") == 40
     assert text.count("<details>") == text.count("</details>")
     shown = text.count("\n- **")
     note = re.search(r"^> \*\*Shortened\*\* to stay under 60,000 characters: left out are "
-                     r"(\d+) of 400 risks \(the least severe\) and 120 of 120 strengths\. "
+                     r"(\d+) of 600 risks \(the least severe\) and 120 of 120 strengths\. "
                      r".*`--max-chars 0`.*`--format json`", text, re.M)
     assert note, text[:2000]
-    assert int(note.group(1)) + 120 == 40 * 13 - shown
+    assert int(note.group(1)) + 120 == 40 * 18 - shown
     # the least severe go first: every critical risk is kept, then high ones as they fit
     assert text.count("- **critical**") == 40 and 0 < text.count("- **high**") < 160
     assert "- **medium**" not in text and "- **low**" not in text
     # each case says what of it is left out
     per_case = re.findall(r"^\*Left out of this case to keep the memo short: (.+) \(see the "
                           r"note at the top\)\.\*$", text, re.M)
-    assert len(per_case) == 40 and "3 strengths" in per_case[0]
+    assert len(per_case) == 40 and per_case[-1].endswith("and 3 strengths")
     assert valid_outline(headings(text))
 
 
 def test_when_even_the_verdicts_do_not_fit_whole_cases_are_left_out(ally):
-    text = formats.get("markdown").reports(copies(ally, 400))
+    text = formats.get("markdown").reports(copies(many_findings(ally), 400))
     assert len(text) <= DEFAULT_MAX_CHARS
     kept = len(re.findall(r"^## Case \d+$", text, re.M))
     assert 0 < kept < 400
-    assert re.search(rf"left out are 4000 of 4000 risks, 1200 of 1200 strengths and "
+    assert re.search(rf"left out are 6000 of 6000 risks, 1200 of 1200 strengths and "
                      rf"{400 - kept} of 400 cases \(their verdicts too\)\.", text)
 
 
@@ -190,13 +218,15 @@ def test_the_limit_counts_what_follows_the_memo(tmp_path):
     assert str(broken) in result.stdout.split("\n## Cases that could not be assessed\n")[1]
 
 
-def test_the_measured_batch_of_every_example_case_fits(capsys):
+def test_the_batch_of_every_example_case_fits():
     text = assess(*CASES, "--format", "markdown").stdout
     assert len(text) <= DEFAULT_MAX_CHARS
     whole = assess(*CASES, "--format", "markdown", "--max-chars", "0").stdout
-    assert len(whole) > DEFAULT_MAX_CHARS and "Shortened" not in whole
-    assert text.split("\n## ")[0] != whole.split("\n## ")[0]   # the note is at the top
-    assert "> **Shortened**" in text.split("\n## ")[0]
+    assert "Shortened" not in whole
+    if len(whole) <= DEFAULT_MAX_CHARS:
+        assert text == whole
+    else:   # the note is at the top, before the first case
+        assert "> **Shortened**" in text.split("\n## ")[0]
 
 
 def test_a_single_memo_under_the_limit_is_unchanged_by_it():
@@ -231,13 +261,15 @@ def test_the_table_shows_each_findings_id_and_details_the_full_one(ally):
         assert row.split()[1] == shown[finding.id]
         assert len(shown[finding.id]) <= 32
         assert f"[{finding.id}]" in details
-    assert "DD-COM-022:mult\u2026forward-presence" in table
+    assert [f.id for f in ally.findings if len(f.id) > 32] == [
+        f.id for f in ally.findings if "\u2026" in shown[f.id]]
 
 
 def test_explain_accepts_the_id_the_details_show():
     details = assess(ALLY, "--details").stdout
     ids = re.findall(r"^\d+\. \[(\S+)\]", details, re.M)
-    assert len(ids) == 13
+    report = json.loads(assess(ALLY, "--format", "json").stdout)
+    assert ids == [f["id"] for f in report["findings"]]
     for id in (ids[0], ids[-1]):
         result = run_cli("explain", ALLY, id)
         assert result.exit_code == 0, result.stderr
@@ -254,10 +286,13 @@ def test_explain_in_the_table_prints_each_findings_proof_tree_under_it(ally):
     for number, (entry, finding) in enumerate(zip(entries, ally.findings), 1):
         tree = proof_lines(ally, finding)
         assert entry.splitlines() == [f"{number}. {tree[0]}"] + [f"   {t}" for t in tree[1:]]
-    assert "└─ credibility_at_risk:multinational-exercises" in entries[0]
+    assert any("   └─ " in entry for entry in entries)   # derived facts under a finding
     both = assess(ALLY, "--explain", "--details").stdout
     first = both.split("\n2. ", 1)[0]
-    assert "   Remedy: Restore either" in first and "   └─ credibility_at_risk:" in first
+    finding = ally.findings[0]
+    assert f"1. [{finding.id}] " in first and f"   Remedy: {finding.remediation}" in first
+    tree = proof_lines(ally, finding)
+    assert "\n".join(f"   {line}" for line in tree) in first
 
 
 def test_the_proof_tree_of_the_table_and_the_memo_is_the_same(ally):
