@@ -228,7 +228,8 @@ class CoverageEntry(FrozenModel):
                                 "category the entry is about, or null for the case")
     reason: str
     rules: list[str] = Field(default_factory=list, description="the reporting rules of the "
-                             "loaded packs whose conditions read what is missing")
+                             "loaded packs that read what is missing (in conditions or "
+                             "messages, directly or through derived facts)")
 
 
 class PlausibilityWarning(FrozenModel):

@@ -48,16 +48,6 @@ def _read_stdin(name: str) -> str:
                         line=line) from None
 
 
-def case_groups(case: Case, categories=None) -> dict[str, str]:
-    """Each category's group: the packs' (from `categories`, a mapping of names to specs),
-    and the case's own categories."""
-    groups = {name: getattr(spec, "group", "") for name, spec in (
-        categories.items() if isinstance(categories, dict) else ())}
-    for name, spec in case.categories.items():
-        groups.setdefault(name, spec.group)
-    return groups
-
-
 def check_case(case: Case, categories=None, doc: Document | None = None) -> None:
     """The rules of validity that span several fields; `categories` are the loaded packs'
     (names, or a mapping of names to specs with a `group`). Every problem is reported, up to
