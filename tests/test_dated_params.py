@@ -77,3 +77,16 @@ def test_a_bad_schedule_is_refused_where_it_is_written(tmp_path, by_year, words)
     assert "pack.yaml" in message
     for word in words:
         assert word in message, message
+
+
+def test_lint_judges_a_condition_over_every_period_of_a_schedule(tmp_path):
+    from engine.authoring.lint import lint_pack
+    between = rule("Y-2", [{"fact": "case",
+                            "where": "share_of_gdp_pct >= $low_pct and share_of_gdp_pct < $floor_pct"}],
+                   report={})
+    dated = write_pack(tmp_path / "dated", [between],
+                       parameters={"floor_pct": FLOOR, "low_pct": param(2.0)})
+    assert not [d for d in lint_pack(dated) if d.code == "contradictory-condition"]
+    plain = write_pack(tmp_path / "plain", [between],
+                       parameters={"floor_pct": param(2.0), "low_pct": param(2.0)})
+    assert [d.rule for d in lint_pack(plain) if d.code == "contradictory-condition"] == ["Y-2"]

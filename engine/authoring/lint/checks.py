@@ -3,7 +3,6 @@ derived facts, parameters and concerns, uncited sections, untested rules, invali
 the rule engine's caps approached or exceeded."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from ...errors import DiploError
@@ -15,7 +14,7 @@ from ...lang.spec import (
     MAX_LIST_VALUES,
     MAX_PATTERNS,
 )
-from .conditions import _Conditions, _conflict_hint, _show_atoms
+from .conditions import _Conditions, _conflict_hint, _show_atoms, parameter_years
 from .reading import _from_error
 from .report import CODES, NEAR_LIMIT, Diagnostic
 
@@ -54,8 +53,12 @@ class _Checks:
                               for ref in ex.walk(other.where)
                               if isinstance(ref, ex.Ref) and len(ref.parts) == 2
                               and ref.parts[0] == pattern.name and other is not pattern}
-                conflict = _Conditions(self.packset, rule, pattern,
-                                       set() if pattern.negated else referenced).conflict()
+                # with dated parameters, a condition is dead only if it is in every period
+                conflicts = [_Conditions(self.packset, rule, pattern,
+                                         set() if pattern.negated else referenced,
+                                         params).conflict()
+                             for params in parameter_years(self.packset, rule)]
+                conflict = None if any(c is None for c in conflicts) else conflicts[0]
                 if conflict is None:
                     continue
                 if not pattern.negated:
@@ -241,16 +244,12 @@ class _Checks:
             self._shard_limits(shard.definition)
 
     def _shard_limits(self, definition: dict):
-        from ...core.translate import (
-            MAX_JOIN_REFS,
-            MAX_SHARED_JOIN_HEADS,
-            MAX_TESTS_PER_FIELD,
-        )
+        from ...core.network import MAX_STACK, Network
+        from ...core.translate import MAX_JOIN_REFS, MAX_TESTS_PER_FIELD
         near = _near
         by_key = {f"r{i}": rule for i, rule in enumerate(self.packset.rules)}
         values: dict[tuple[str, str], set] = {}
         testers: dict[tuple[str, str], list] = {}
-        heads: dict[str, list] = {}
         for key, entry in definition.items():
             rule = by_key.get(key)
             if rule is None:
@@ -269,9 +268,6 @@ class _Checks:
                          f"facts; the engine allows {MAX_JOIN_REFS}", "derive a fact that "
                          "carries the compared values, and join on fewer fields", at=rule.at,
                          rule=rule.id)
-            if len(bindings) > 1:
-                head = json.dumps(next(iter(bindings[0].values())), sort_keys=True)
-                heads.setdefault(head, []).append(rule)
         for (kind, name), seen in values.items():
             mine = [r for r in testers[(kind, name)] if r.pack in self.names]
             if near(len(seen), MAX_TESTS_PER_FIELD) and mine:
@@ -281,13 +277,24 @@ class _Checks:
                          f"{MAX_TESTS_PER_FIELD}", "use fewer distinct thresholds: share "
                          "parameters, or derive a fact that classifies the values first",
                          at=mine[0].at, rule=mine[0].id)
-        for head, rules in heads.items():
+        # tests one fact can pass side by side: the engine follows MAX_STACK at a time
+        network = Network()
+        for key, entry in definition.items():
+            for binding in entry["all"]:
+                for cond in binding.values():
+                    network.add(cond, key)
+        if near(network.root.peak, MAX_STACK):
+            widest = network._widest()
+            rules = [by_key[c.rule] for c in widest.children + widest.absent
+                     if c.rule in by_key]
             mine = [r for r in rules if r.pack in self.names]
-            if near(len(rules), MAX_SHARED_JOIN_HEADS) and mine:
-                self.add("near-engine-limit", f"{len(rules)} rules with several patterns start "
-                         f"with the same condition; the engine allows {MAX_SHARED_JOIN_HEADS}",
-                         "give some of them a more specific first pattern (a `where` on the "
-                         "first fact)", at=mine[0].at, rule=mine[0].id)
+            if mine:
+                kind = widest.describe().split(" where ")[0]
+                self.add("near-engine-limit", f"one {kind} fact could pass "
+                         f"{network.root.peak} tests at once (rules {mine[0].id} and others "
+                         f"test it side by side); the engine follows {MAX_STACK}",
+                         "derive a value once (a band, a flag) and test that, or give the "
+                         "rules a more specific first test", at=mine[0].at, rule=mine[0].id)
 
     @staticmethod
     def _trees(rule) -> list[ex.Node]:

@@ -61,11 +61,11 @@ def _key_of(value):
 class _Conditions:
     """Decides whether a pattern's conditions on its own fields leave any value."""
 
-    def __init__(self, packset, rule, pattern, referenced: set[str]):
+    def __init__(self, packset, rule, pattern, referenced: set[str], params=None):
         self.packset = packset
         self.rule = rule
         self.pattern = pattern
-        self.params = dict(rule.params)
+        self.params = dict(rule.params if params is None else params)
         self.referenced = referenced    # own fields that later patterns compare with
 
     def own(self, node) -> str | None:
@@ -244,3 +244,18 @@ def _conflict_hint(atoms: list[_Atom]) -> str:
     if len(atoms) == 2 and ops & {"==", "in"} and ops & {"!=", "not in"}:
         return f"{shown} ask for a value and exclude it; remove one of them"
     return f"{shown} exclude every value the field can take; remove or correct one of them"
+
+
+def parameter_years(packset, rule) -> list[dict]:
+    """The parameter values a rule runs with in each period its dated parameters define: the
+    plain values, then those from each year a dated value starts. A condition can never hold
+    only if it holds in none of them."""
+    visible = packset.visible_parameters(rule.pack)
+    dated = {name: visible[name] for name in rule.params
+             if name in visible and visible[name].by_year}
+    if not dated:
+        return [dict(rule.params)]
+    years = sorted({entry.since for spec in dated.values() for entry in spec.by_year})
+    return [dict(rule.params)] + [
+        {**rule.params, **{name: spec.value_for(year) for name, spec in dated.items()}}
+        for year in years]
