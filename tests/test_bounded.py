@@ -411,10 +411,11 @@ LIMITS = {
     "distinct-constants-401": (_pack_with([DERIVE_SEEN] + [rule(f"K-{i:03d}", [
         {"fact": "seen", "as": "item", "where": f"amount == {i + 1}"}],
         report={"message": "m"}) for i in range(401)]), ["400"]),
-    "shared-first-condition-251": (_pack_with([DERIVE_SEEN] + [rule(f"J-{i:03d}", [
-        {"fact": "seen", "as": "a", "where": "amount > 0"},
-        {"fact": "line_item", "as": "b", "where": f"amount > {i + 1}"}],
-        report={"message": "m"}) for i in range(251)]), ["250"]),
+    "tests-side-by-side-65": (_pack_with([DERIVE_SEEN] + [rule(f"J-{i:03d}", [
+        {"fact": "seen", "as": "a", "where": f"amount > {i + 1}"}],
+        report={"message": "m"}) for i in range(65)]), ["side by side", "64"]),
+    "pattern-groups-32": (_pack_with(_where(" and ".join(f"not (amount == {i})"
+                                                       for i in range(15)))), ["31"]),
 }
 
 

@@ -197,20 +197,32 @@ def test_too_many_patterns_in_one_rule_are_refused(tmp_pack):
         tmp_pack([rule("T-WIDE", when, report={})])
 
 
-def test_many_rules_sharing_a_first_condition_are_split_or_refused_clearly(tmp_pack):
-    # durable: error 108 past 256 join rules on one identical first condition
-    independent = [rule(f"T-{i}", [{"fact": "case"},
-                                   {"fact": "line_item", "where": f"amount > {i}"}], report={})
-                   for i in range(260)]
-    pack = tmp_pack(independent, folder="split")
-    assert len(pack.compiled.shards) == 2
-    report = assess(make_case(line_items=[{"id": "a", "category": "personnel",
-                                           "amount": 3}]), pack)
-    assert sorted(f.rule for f in report.findings) == ["T-0", "T-1", "T-2"]
+def test_many_rules_sharing_a_condition_are_spread_over_lanes(tmp_pack):
+    # durable: error 108 past 256 patterns ending on one identical condition. Past 200, the
+    # compiler gives further patterns a test every fact passes, a node of their own
     shared = [DERIVE_X] + [rule(f"T-{i}", [{"fact": "case"},
-                                           {"fact": "x", "where": f"amount > {i}"}], report={})
-                           for i in range(260)]
-    with pytest.raises(PackError, match="start with the same condition"):
+                                           {"fact": "x", "where": f"amount == {i}"}], report={})
+                           for i in range(300)]
+    pack = tmp_pack(shared)
+    assert len(pack.compiled.shards) == 1
+    report = assess(make_case(line_items=[{"id": "a", "category": "personnel", "amount": 3},
+                                          {"id": "b", "category": "personnel",
+                                           "amount": 299}]), pack)
+    assert sorted(f.rule for f in report.findings) == ["T-299", "T-3"]
+
+
+def test_tests_one_fact_passes_side_by_side_are_split_or_refused(tmp_pack):
+    # durable: error 303 while a case runs when one fact passes more than 64 tests at once
+    independent = [rule(f"T-{i}", [{"fact": "line_item", "where": f"amount > {i}"}],
+                        report={}) for i in range(200)]
+    pack = tmp_pack(independent, folder="split")
+    assert len(pack.compiled.shards) > 1
+    report = assess(make_case(line_items=[{"id": "a", "category": "personnel",
+                                           "amount": 150}]), pack)
+    assert len(report.findings) == 150
+    shared = [DERIVE_X] + [rule(f"T-{i}", [{"fact": "x", "where": f"amount > {i}"}],
+                                report={}) for i in range(70)]
+    with pytest.raises(PackError, match="side by side.*at most|cannot follow more than 64"):
         tmp_pack(shared, folder="refused")
 
 
@@ -310,7 +322,8 @@ def test_more_kinds_of_fact_than_one_ruleset_holds_are_split(tmp_path):
         print("fired:", sorted(f.rule for f in assess(case, pack).findings))
     """, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "rulesets: 2" in result.stdout
+    # (the thresholds split them further: one fact passes many of them at once)
+    assert int(result.stdout.split("rulesets:")[1].split()[0]) >= 2
     assert "fired: ['K-0-R', 'K-1-R', 'K-2-R']" in result.stdout
 
 

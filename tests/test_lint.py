@@ -135,21 +135,20 @@ def test_a_parameter_override_decides_a_contradiction(tmp_path):
 
 # --- engine limits, with the limits lowered so that a small pack reaches them -------------------
 
-def test_near_the_per_field_and_shared_first_condition_limits(tmp_path, monkeypatch):
+def test_near_the_per_field_and_side_by_side_limits(tmp_path, monkeypatch):
+    import engine.core.network
     import engine.core.translate
     monkeypatch.setattr(engine.core.translate, "MAX_TESTS_PER_FIELD", 10)
-    monkeypatch.setattr(engine.core.translate, "MAX_SHARED_JOIN_HEADS", 4)
-    # 9 distinct values tested on line_item.amount; 4 joins that start with the case fact
+    monkeypatch.setattr(engine.core.network, "MAX_STACK", 12)
+    # 9 distinct values tested on line_item.amount, all of which one fact can pass at once
     rules = [rule(f"L-{i}", [{"fact": "line_item", "where": f"amount > {i}"}],
                   report={"severity": "low"}) for i in range(9)]
-    rules += [rule(f"H-{i}", [{"fact": "case"}, {"fact": "line_item"}],
-                   report={"severity": "low"}) for i in range(4)]
     folder = write_pack(tmp_path / "p", rules)
     found = [d for d in lint_pack(folder) if d.code == "near-engine-limit"]
     assert any("line_item.amount against 9 different values" in d.message
                and "allows 10" in d.message and d.rule == "L-0" for d in found), found
-    assert any("4 rules with several patterns start with the same condition" in d.message
-               for d in found), found
+    assert any("one line_item fact could pass 10 tests at once" in d.message
+               and "follows 12" in d.message for d in found), found
 
 
 def test_near_the_rule_count_limit(tmp_path, monkeypatch):

@@ -37,9 +37,10 @@ from ..errors import CaseError, EngineFailure, PackError
 from ..lang import expr as ex
 from ..lang.pack import PackSet, Rule
 from ..lang.template import Template
+from .bound import MatchBound
 from .facts import Fact, clean_number
 from .outcome import Emitted, Outcome, Record
-from .translate import KIND, STAGE, _fields_in, _groups, _ShardFull, _Translator
+from .translate import GUARD, KIND, SINK, STAGE, _fields_in, _groups, _ShardFull, _Translator
 
 try:
     import durable_rules_engine as _native
@@ -104,9 +105,8 @@ class _Shard:
             self.session.guarded = True
             counted()
         definition = dict(entries)
-        definition["zz_guard"] = {"all": [{"m": {KIND: "case"}}], "run": guard}
-        definition["zz_sink"] = {"all": [{"never": {KIND: "__never__"}},
-                                         {"any": {"$ex": {KIND: 1}}}], "run": guard}
+        definition["zz_guard"] = {"all": GUARD, "run": guard}
+        definition["zz_sink"] = {"all": SINK, "run": guard}
         self.definition = definition
         # only the fields some condition reads go to the engine: a fact's other fields stay
         # in its Record, for messages and explanations, and cost nothing to send; likewise
@@ -134,11 +134,17 @@ class _Shard:
                        "level": level})
 
 
-def _close_sessions(sessions: list[_Session]) -> None:
+def _release(sessions: list[_Session]) -> None:
+    """Delete the sessions a compiled pack kept open, then its rulesets (about 1 MB of the
+    engine's memory for the default pack, which the engine's Python side never frees)."""
     for session in sessions:
         sid, session.sid = session.sid, None
         if sid is not None and session.guarded:
             _native.delete_state(session.handle, sid)
+    for session in sessions:
+        handle, session.handle = session.handle, None
+        if handle is not None:
+            _native.delete_ruleset(handle)
 
 
 class CompiledPack:
@@ -167,10 +173,10 @@ class CompiledPack:
             shard.session.handle = self.host.get_ruleset(shard.name)._handle
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
-        # a session kept open between cases holds engine memory (about 11 KB per rule) until
-        # it is deleted: when the compiled pack goes, its sessions go too (rulesets stay; the
-        # engine cannot free them)
-        weakref.finalize(self, _close_sessions, [shard.session for shard in self.shards])
+        self.bound = MatchBound(packset, MAX_RESULTS)
+        # a session kept open between cases holds engine memory (about 11 KB per rule), and
+        # a ruleset about as much again: when the compiled pack goes, both go
+        weakref.finalize(self, _release, [shard.session for shard in self.shards])
 
     @property
     def definition(self) -> dict:
@@ -390,6 +396,8 @@ class CompiledPack:
 
     def run(self, facts: list[Fact], ctx: dict) -> Outcome:
         """Assess one case's facts; returns what the rules derived and reported."""
+        # refused before the engine spends the time and memory its joins would take
+        self.bound.check(facts)
         outcome = Outcome(ctx=ctx)
         records = outcome.records
         for fact in facts:

@@ -5,27 +5,30 @@ Nothing here imports durable; engine.core.compile hands the result to it."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 
 from ..lang import expr as ex
 from ..lang.pack import PackSet, Pattern, Rule, Where
 from .facts import clean_number
+from .network import MAX_PATTERNS_PER_NODE, MAX_SEQUENCE, Network, NetworkLimit
 
 KIND = "k"               # the fact-kind field in the engine; user fields are prefixed
 
 
 STAGE = "__stage"
 
+# every ruleset also holds a guard (every session runs an action: deleting one where none
+# ran crashes) and a sink (every fact is consumed by some rule); engine.core.compile adds
+# their actions
+GUARD = [{"m": {KIND: "case"}}]
+SINK = [{"never": {KIND: "__never__"}}, {"any": {"$ex": {KIND: 1}}}]
+
 
 MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
 
 
 MAX_TESTS_PER_FIELD = 400  # durable hangs with more than 512 distinct tests under one node
-
-
-MAX_SHARED_JOIN_HEADS = 250  # durable: error 108 past 256 joins on one identical condition
 
 
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<",
@@ -116,13 +119,17 @@ class _Translator:
         self.packset = packset
         self.tests: dict[tuple[str, str], set] = {}
         self.params: dict = {}
-        self.join_heads: dict[str, int] = {}
+        self.network = Network()
+        for binding in GUARD + SINK:
+            for condition in binding.values():
+                self.network.add(condition, "")
 
     def snapshot(self) -> tuple:
-        return {k: set(v) for k, v in self.tests.items()}, dict(self.join_heads)
+        return {k: set(v) for k, v in self.tests.items()}, self.network.mark()
 
     def restore(self, saved: tuple) -> None:
-        self.tests, self.join_heads = saved
+        self.tests, mark = saved
+        self.network.rollback(mark)
 
     def rule(self, rule: Rule) -> list[dict]:
         bindings: list[dict] = []
@@ -160,14 +167,12 @@ class _Translator:
         if joins > MAX_JOIN_REFS:
             raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
                                 f"allows {MAX_JOIN_REFS}")
-        if len(bindings) > 1:
-            first = json.dumps(next(iter(bindings[0].values())), sort_keys=True)
-            self.join_heads[first] = self.join_heads.get(first, 0) + 1
-            if self.join_heads[first] > MAX_SHARED_JOIN_HEADS:
-                raise rule.at.error(
-                    f"more than {MAX_SHARED_JOIN_HEADS} rules with several patterns start with "
-                    f"the same condition ({first}); the engine cannot hold more. Give some of "
-                    "them a more specific first pattern")
+        try:
+            for binding in bindings:
+                (alias, condition), = binding.items()
+                binding[alias] = self.network.add(condition, rule.id)
+        except NetworkLimit as limit:
+            raise _network_error(limit, rule) from None
         return bindings
 
     # conditions
@@ -358,3 +363,44 @@ class _Translator:
                                  "value in a 'derive' rule and test the derived field",
                                  node.offset)
         raise scope.at.error("this value cannot be used in a condition", node.offset)
+
+
+def _rules_named(ids: list[str]) -> str:
+    names = list(dict.fromkeys(i for i in ids if i))
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _network_error(limit: NetworkLimit, rule: Rule):
+    """A limit of the engine's network, in the pack's terms: the condition the rules share
+    and which rules they are."""
+    where = limit.node.describe()
+    rules = _rules_named(limit.rules)
+    if limit.what == "sequence":
+        return rule.at.error(
+            f"a pattern of this rule has too many 'and', 'or' and 'not' groups and "
+            f"comparisons with other facts: the engine allows {MAX_SEQUENCE} of them in one "
+            "pattern (an 'and' or 'or' counts 2). Compute part of it in a 'derive' rule, or "
+            "use 'in [...]' for several values")
+    if limit.what == "patterns":
+        return rule.at.error(
+            f"more than {MAX_PATTERNS_PER_NODE} patterns start with the same condition "
+            f"({where}), in rules {rules}; the engine cannot hold more on one condition. "
+            "Give some of them a more specific condition")
+    if limit.what == "stack":
+        kind, _, tests = where.partition(" where ")
+        after = f" after {tests}" if tests else ""
+        return rule.at.error(
+            f"rules {rules} make more than {limit.limit} tests on a {kind} fact side by "
+            f"side{after}, and one fact could pass them all at once; the engine cannot "
+            f"follow more than {limit.limit} at a time. Derive a value once (a band, a flag) "
+            "and test that, or give these rules a more specific first test")
+    if limit.what == "children":
+        return rule.at.error(
+            f"more than {limit.limit} different tests follow the same condition ({where}), "
+            f"in rules {rules}; the engine cannot build such a network (use fewer distinct "
+            "thresholds, or give the rules a more specific first test)")
+    return rule.at.error(
+        f"more than {limit.limit} 'not exists' tests and 'or' alternatives follow the same "
+        f"condition ({where}), in rules {rules}; the engine cannot hold more (use 'in [...]' "
+        "instead of several 'or', or give the rules a more specific first test)")

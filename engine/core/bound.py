@@ -1,0 +1,229 @@
+"""How much matching a case can cost, bounded from its facts before the engine gets them.
+
+The engine stores every partial match of a rule's patterns (a frame) and queues every full
+one as an activation; both cost time and memory whether or not an action then runs. A case
+of a few thousand facts can ask for millions of them (each cut line paired with each
+commitment that depends on its category), which fills gigabytes before any result could be
+counted. So before a case runs, its frames are bounded, rule by rule, from its own facts:
+
+* a pattern on a fact every case provides has as candidates the case's facts of that kind
+  whose own fields can pass its condition (the parts of the condition that read other facts
+  are taken as passed);
+* a pattern joined to an earlier one by equality of a field (`category == cut.category`)
+  pairs each earlier match with at most the candidates sharing one value of that field;
+* a derived fact has as candidates at most the full matches of the rules deriving it, and
+  never more than a case may derive (MAX_RESULTS + 1: assessment stops deriving past it).
+
+A rule's frames are then at most the products of its patterns' candidates, prefix by prefix
+(the engine joins patterns in order). A first pass counts facts by kind only, which costs
+next to nothing and settles every ordinary case; the conditions are read only when that
+pass exceeds the limit.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from ..errors import CaseError
+from ..lang import expr as ex
+from ..lang.pack import PackSet, Pattern, Rule
+from .translate import _natural
+
+MAX_MATCHES = 100_000    # frames and activations of one case, over all rules
+
+
+class MatchBound:
+    """The rules of a pack set in the order derivations flow, ready to bound a case."""
+
+    def __init__(self, packset: PackSet, max_results: int):
+        self.cap = max_results + 1
+        self.rules = _in_order(packset.rules)
+        self.derived = {rule.derive_kind for rule in self.rules if rule.derive_kind}
+        self.plan = [([p.kind for p in rule.positive], rule.derive_kind)
+                     for rule in self.rules]
+
+    def check(self, facts) -> None:
+        """Raise CaseError when the case could make more than MAX_MATCHES frames."""
+        counts = dict.fromkeys(self.derived, 0)
+        for fact in facts:
+            kind = fact.kind
+            counts[kind] = counts.get(kind, 0) + 1
+        cap = self.cap
+        total = 0
+        for kinds, derives in self.plan:
+            frames = 1
+            for kind in kinds:
+                frames *= counts.get(kind, 0)
+                total += frames
+            if derives is not None:
+                counts[derives] = min(cap, counts[derives] + frames)
+        if total > MAX_MATCHES:
+            self._refine(facts)
+
+    def _refine(self, facts) -> None:
+        # made for each case (their caches hold its values), so threads never share them
+        judges = {id(p): _judge(p.where, p, dict(rule.params))
+                  for rule in self.rules for p in rule.positive}
+        by_kind: dict[str, list] = {}
+        for fact in facts:
+            by_kind.setdefault(fact.kind, []).append(fact)
+        made: dict[str, int] = {}
+        about: dict[str, set] = {}      # derived kind -> subjects of the facts behind it
+        total, worst = 0, None
+        for rule in self.rules:
+            frames = work = 0
+            parts = []
+            for i, pattern in enumerate(rule.positive):
+                if pattern.kind in self.derived:
+                    count = made.get(pattern.kind, 0)
+                    width, subjects = count, about.get(pattern.kind, set())
+                else:
+                    judge = judges[id(pattern)]
+                    passing = by_kind.get(pattern.kind, [])
+                    if judge is not None:
+                        passing = [f for f in passing if judge(f.fields) is not False]
+                    count = width = len(passing)
+                    joined = _equal_join(rule, i)
+                    if joined is not None and passing:
+                        width = max(Counter(f.fields.get(joined) for f in passing).values())
+                    subjects = {s for f in passing for s in f.subjects}
+                frames = width if i == 0 else frames * width
+                work += frames
+                parts.append((pattern, count, subjects))
+            total += work
+            if worst is None or work > worst[0]:
+                worst = (work, rule, parts)
+            if rule.derive_kind is not None:
+                kind = rule.derive_kind
+                made[kind] = min(self.cap, made.get(kind, 0) + frames)
+                about.setdefault(kind, set()).update(s for _, _, subj in parts for s in subj)
+        if total > MAX_MATCHES:
+            raise CaseError(_message(total, worst, facts))
+
+
+def _in_order(rules: list[Rule]) -> list[Rule]:
+    """The rules, each after every rule deriving a fact it matches (derivations have no
+    cycles: the loader refuses them)."""
+    producers: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if rule.derive_kind:
+            producers.setdefault(rule.derive_kind, []).append(rule)
+    ordered: list[Rule] = []
+    placed: set[int] = set()
+
+    def place(rule: Rule, path: set[int]):
+        if id(rule) in placed or id(rule) in path:
+            return
+        path.add(id(rule))
+        for pattern in rule.positive:
+            for producer in producers.get(pattern.kind, ()):
+                place(producer, path)
+        placed.add(id(rule))
+        ordered.append(rule)
+
+    for rule in rules:
+        place(rule, set())
+    return ordered
+
+
+def _own(node: ex.Node, pattern: Pattern) -> bool:
+    """Whether a condition reads only the matched fact's own fields (and parameters)."""
+    return all(len(n.parts) == 1 or n.parts[0] == pattern.name
+               for n in ex.walk(node) if isinstance(n, ex.Ref))
+
+
+def _judge(node: ex.Node | None, pattern: Pattern, params: dict):
+    """A function of a fact's fields: False only when its own fields fail the condition
+    whatever the other facts hold, else True or None (depends on other facts); None instead
+    of a function when nothing in the condition can be decided from the fact alone."""
+    if node is None:
+        return None
+    if _own(node, pattern):
+        # many facts share the values a condition reads (a commitment's dependencies all
+        # have its status): each combination is evaluated once
+        read = sorted({n.parts[-1] for n in ex.walk(node) if isinstance(n, ex.Ref)})
+        seen: dict = {}
+
+        def decide(fields):
+            key = tuple(fields.get(name, ex.MISSING) for name in read)
+            try:
+                return seen[key]
+            except KeyError:
+                pass
+            except TypeError:   # an unhashable value (a list): evaluated every time
+                key = None
+            values = dict(zip(read, key or ()))
+            try:
+                verdict = ex.evaluate(node, lambda parts: fields.get(parts[-1], ex.MISSING)
+                                      if key is None else values[parts[-1]], params) is True
+            except Exception:   # an upper bound: what cannot be decided may pass
+                verdict = None
+            if key is not None:
+                seen[key] = verdict
+            return verdict
+        return decide
+    if isinstance(node, ex.BoolOp):
+        parts = [j for j in (_judge(item, pattern, params) for item in node.items) if j]
+        if not parts:
+            return None
+        if node.op == "and":
+            return lambda fields: False if any(j(fields) is False for j in parts) else None
+        if len(parts) < len(node.items):
+            return None   # an undecided alternative may hold
+        return lambda fields: True if any(j(fields) is True for j in parts) else None
+    if isinstance(node, ex.Unary) and node.op == "not":
+        inner = _judge(node.operand, pattern, params)
+        if inner is None:
+            return None
+
+        def negated(fields):
+            verdict = inner(fields)
+            return None if verdict is None else not verdict
+        return negated
+    return None
+
+
+def _equal_join(rule: Rule, index: int) -> str | None:
+    """The field by which a pattern is joined to an earlier one with `==`, if any."""
+    pattern = rule.positive[index]
+    if index == 0 or pattern.where is None:
+        return None
+    earlier = {p.name for p in rule.positive[:index]}
+    node = pattern.where
+    items = node.items if isinstance(node, ex.BoolOp) and node.op == "and" else (node,)
+    for item in items:
+        if not (isinstance(item, ex.Compare) and item.op == "=="):
+            continue
+        for own, other in ((item.left, item.right), (item.right, item.left)):
+            if isinstance(own, ex.Ref) and isinstance(other, ex.Ref) \
+                    and (len(own.parts) == 1 or own.parts[0] == pattern.name) \
+                    and len(other.parts) == 2 and other.parts[0] in earlier:
+                return own.parts[-1]
+    return None
+
+
+def _listed(names: list[str], shown: int = 3) -> str:
+    text = ", ".join(names[:shown])
+    return text + (f" and {len(names) - shown:,} more" if len(names) > shown else "")
+
+
+def _message(total: int, worst, facts) -> str:
+    work, rule, parts = worst
+    nouns = (("line items", {f.key for f in facts if f.kind == "line_item"}),
+             ("commitments", {f.key for f in facts if f.kind == "commitment"}))
+    described = []
+    for pattern, count, subjects in parts:
+        if count <= 1:
+            continue
+        origins = []
+        for noun, ids in nouns:
+            mine = sorted((s for s in subjects if s in ids), key=_natural)
+            if mine:
+                origins.append(f"{len(mine):,} {noun} ({_listed(mine)})")
+        text = f"up to {count:,} {pattern.kind} facts"
+        described.append(text + (f" from {' and '.join(origins)}" if origins else ""))
+    joined = " with ".join(described) if len(described) <= 2 else \
+        ", ".join(described[:-1]) + " and " + described[-1]
+    return (f"the case could make the rules try up to {total:,} combinations of facts, more "
+            f"than the limit of {MAX_MATCHES:,} (counted before assessing); the most come "
+            f"from rule {rule.id}, which could pair {joined}. Split the case into smaller "
+            "ones, or leave that rule out")
