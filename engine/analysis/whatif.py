@@ -7,6 +7,8 @@ read; those whose values differ between the two cases are its causes.
 """
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -295,11 +297,34 @@ def _parameter_values(pack: PackSet) -> dict[tuple[str, str], Any]:
 
 # --- what if ----------------------------------------------------------------------------------
 
+MAX_VARIANTS = 4   # packs kept per pack set with other parameter values
+_variants_lock = threading.Lock()
+
+
 def with_params(pack: PackSet | None, params: dict | None) -> PackSet:
-    """`pack` loaded again with parameters changed; overrides it was loaded with are kept."""
+    """`pack` loaded again with parameters changed; overrides it was loaded with are kept.
+
+    The last few variants of a pack set are kept with it and reused: a program that asks
+    the same what-if again, or sweeps with the same parameters, compiles them once; one
+    that tries ever new values keeps at most MAX_VARIANTS compiled packs alive (the others
+    release their engine memory when they go)."""
     pack = pack or run.default_pack()
     if not params:
         return pack
+    key = json.dumps(params, sort_keys=True, default=repr)
+    with _variants_lock:
+        variants = pack.report_parts.setdefault("variants", {})
+        found = variants.pop(key, None)
+    if found is None:
+        found = _load_with_params(pack, params)
+    with _variants_lock:
+        variants[key] = found   # the most recently used last
+        while len(variants) > MAX_VARIANTS:
+            variants.pop(next(iter(variants)))
+    return found
+
+
+def _load_with_params(pack: PackSet, params: dict) -> PackSet:
     origin = getattr(pack, "origin", None)
     if origin is not None:
         return run.load_pack(*origin["specs"], params={**origin["params"], **params},
