@@ -166,8 +166,12 @@ def _assess_in_workers(paths, pack, jobs, options, progress):
         if progress is not None:
             progress(done)
 
+    import threading
+    # the kernel's signal on the parent's death follows the thread that started a worker:
+    # only the main thread lives as long as this process
+    main = threading.current_thread() is threading.main_thread()
     with ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_start_worker,
-                             initargs=(origin,)) as pool:
+                             initargs=(origin, main)) as pool:
         running: dict = {}
         try:
             while pending or running:
@@ -197,12 +201,13 @@ def _assess_in_workers(paths, pack, jobs, options, progress):
 _worker_pack: PackSet | None = None
 
 
-def _start_worker(origin: dict) -> None:
+def _start_worker(origin: dict, from_main_thread: bool = False) -> None:
     global _worker_pack
     # Ctrl-C reaches the whole process group: the parent stops the batch and says so once,
     # instead of every worker printing a traceback
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent(from_main_thread)
     _worker_pack = load_pack(*origin["specs"], params=origin["params"] or None,
                              disable=origin["disable"] or None,
                              severity=origin["severity"] or None)
@@ -210,3 +215,34 @@ def _start_worker(origin: dict) -> None:
 
 def _assess_in_worker(paths: list[str], options: dict):
     return [_assess_file(path, _worker_pack, options) for path in paths]
+
+
+def _end_with_parent(from_main_thread: bool) -> None:
+    """A worker ends as soon as the process that started it ends, however it ends (killed
+    with SIGKILL included, when nothing of it can tell the workers to stop). Everywhere: a
+    thread waits on the pipe to the parent that multiprocessing keeps open, which closes
+    when the parent ends. On Linux, also the kernel's parent-death signal, which reaches a
+    worker even while the rule engine holds the interpreter (its calls do not let other
+    threads run), when the worker was started by the parent's main thread (the signal
+    follows the thread that started it)."""
+    import multiprocessing
+    import multiprocessing.connection
+    import os
+    import sys
+    import threading
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if from_main_thread and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass   # the thread below still ends the worker
+
+    def watch():
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+    threading.Thread(target=watch, name="diplo-parent-watch", daemon=True).start()
