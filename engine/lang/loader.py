@@ -209,20 +209,57 @@ def pack_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def glob_regex(pattern: str) -> re.Pattern:
-    """A glob over pack-relative paths: `*` and `?` stay within one folder, `**/` spans any."""
-    out = ""
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif pattern[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif pattern[i] == "?":
-            out, i = out + "[^/]", i + 1
+class Glob:
+    """A glob over pack-relative paths: `*` and `?` stay within one folder, a `**/` segment
+    spans any number of folders (none included); everything else is literal.
+
+    Matched without backtracking, so that no pattern can make loading a pack slow: a
+    segment against a name by the classic two-pointer scan (linear in both, for all its
+    stars), and `**/` segments by dynamic programming over (pattern segment, path segment)
+    pairs, each pair decided once."""
+
+    def __init__(self, pattern: str):
+        parts = pattern.split("/")
+        # `**` spans folders only as a segment of its own followed by another; elsewhere it
+        # is two stars within one name
+        self.segments = [None if part == "**" and k < len(parts) - 1 else part
+                         for k, part in enumerate(parts)]
+
+    def match(self, path: str) -> bool:
+        names = path.split("/")
+        segments = self.segments
+        # reach[j]: the pattern so far can match the first j names
+        reach = [True] + [False] * len(names)
+        for segment in segments:
+            if segment is None:
+                for j in range(1, len(names) + 1):
+                    reach[j] = reach[j] or reach[j - 1]
+                continue
+            reach = [False] + [reach[j - 1] and _name_matches(segment, names[j - 1])
+                               for j in range(1, len(names) + 1)]
+        return reach[len(names)]
+
+
+def _name_matches(pattern: str, name: str) -> bool:
+    """`*` (any run of characters) and `?` (one) against one file or folder name."""
+    p = n = 0
+    star, resume = -1, 0
+    while n < len(name):
+        if p < len(pattern) and pattern[p] != "*" and (pattern[p] == "?"
+                                                       or pattern[p] == name[n]):
+            p, n = p + 1, n + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume = p, n
+            p += 1
+        elif star >= 0:
+            # the last star takes one more character; earlier stars never need to move
+            p, resume = star + 1, resume + 1
+            n = resume
         else:
-            out, i = out + re.escape(pattern[i]), i + 1
-    return re.compile(out + r"\Z")
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
 def _rule_files(root: Path, manifest: Manifest, doc: Document) -> list[Path]:
@@ -232,7 +269,7 @@ def _rule_files(root: Path, manifest: Manifest, doc: Document) -> list[Path]:
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise doc.error(PackError, f"rule file path {pattern!r} leaves the pack folder; "
                             "paths are relative to the pack and stay inside it", ("rules", i))
-        wanted = glob_regex(pattern)
+        wanted = Glob(pattern)
         matches = [(rel, p) for rel, p in files if wanted.match(rel)
                    and p.suffix in (".yaml", ".yml", ".json") and rel != MANIFEST
                    and not p.name.endswith(TEST_SUFFIXES)]
