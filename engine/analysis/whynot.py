@@ -111,7 +111,9 @@ def why_not(rule_id: str, case: Case, pack: PackSet, report: Report, *, depth: i
     if rule is None:
         raise UsageError(f"no loaded rule '{rule_id}'{did_you_mean(rule_id, rules)}",
                          path="--rule")
+    # a finding folded into another by their common cause still means its rule fired
     results = [f.id for f in report.findings if f.rule == rule_id] + \
+              [e.id for f in report.findings for e in f.effects if e.rule == rule_id] + \
               [f.id for f in report.facts or [] if f.rule == rule_id]
     if results:
         return WhyNot(rule=rule.id, title=rule.title, fired=True, results=results,
