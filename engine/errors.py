@@ -98,3 +98,13 @@ class BaselineError(DiploError):
 
 class ConfigError(DiploError):
     """A project configuration file (diplo.toml or [tool.diplo]) is invalid."""
+
+
+class SpreadsheetError(DiploError):
+    """A workbook or CSV file cannot be read as a case; the message names the workbook, the
+    sheet and the cell (`budget.xlsx, sheet Lines, cell C14: ...`)."""
+
+
+class MappingError(DiploError):
+    """A spreadsheet mapping file (which columns hold which field, which budget heading is
+    which category) is invalid."""

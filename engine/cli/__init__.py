@@ -36,10 +36,11 @@ def main(ctx, config_file, no_config):
 
 
 def _add_commands() -> None:
-    from . import assess, case, config, docs, explain, packs, rules, schema, whatif
+    from . import assess, case, config, docs, explain, packs, rules, schema, spreadsheet, whatif
     for command in (assess.assess, packs.run_rule_tests, rules.rules, explain.explain,
                     whatif.compare, whatif.whatif, whatif.sweep, schema.schema_command,
-                    config.config, packs.pack_group, docs.docs_command, case.case_group):
+                    config.config, packs.pack_group, docs.docs_command, case.case_group,
+                    spreadsheet.import_command, spreadsheet.export_command):
         main.add_command(command)
 
 

@@ -109,9 +109,12 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
 @click.option("--strict", is_flag=True,
               help="Refuse a case with a figure that looks mistyped (a plausibility warning "
                    "it does not accept): it is reported as invalid, exit status 2.")
+@click.option("--map", "map_file", metavar="MAP.yaml",
+              help="For a CASE that is a spreadsheet (.xlsx, .csv): the mapping of its columns "
+                   "and budget headings, as for `diplo import` (diplo docs spreadsheets).")
 def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, details, summary,
            max_chars, near_miss, margin, waivers_file, no_waivers, baseline_file, jobs, output,
-           strict):
+           strict, map_file):
     """Assess one or more case files (YAML or JSON; a folder means the cases in it; a glob
     pattern, quoted or not, the cases it matches).
 
@@ -148,6 +151,9 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}
     items = _expand(cases, skip)
     paths = [item for item in items if isinstance(item, str)]
+    sheets = {item for item in paths if Path(item).suffix.lower() in (".xlsx", ".xlsm", ".csv")}
+    case_files = [item for item in paths if item not in sheets]
+    explain = explain or formats.needs_facts(format_name)
     waivers = None
     if waivers_file is not None:
         waivers = waiver_files.load_waivers(waivers_file)
@@ -175,7 +181,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
 
         with (contextlib.nullcontext() if live else progress_bar(len(paths))) as bar, \
                 contextlib.closing(iter_assess_each(
-                    paths, pack, explain=explain, near_miss=margin if near_miss else None,
+                    case_files, pack, explain=explain, near_miss=margin if near_miss else None,
                     jobs=jobs or os.cpu_count() or 1,
                     progress=(lambda done: bar.update(done - bar.pos)) if bar else None,
                     strict=strict)) as outcomes:
@@ -183,7 +189,13 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
                 if isinstance(item, DiploError):
                     entry = Entry(item.file or "", error=item)
                 else:
-                    report, error = next(outcomes)
+                    if item in sheets:
+                        from .spreadsheet import assess_spreadsheet
+                        report, error = assess_spreadsheet(
+                            item, map_file, pack, explain=explain, strict=strict,
+                            near_miss=margin if near_miss else None)
+                    else:
+                        report, error = next(outcomes)
                     if report is not None:
                         report = review(report, waivers=waivers, baseline=baseline, day=day)
                     entry = Entry(item, report=report, error=error)

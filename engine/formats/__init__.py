@@ -234,6 +234,12 @@ def streams(name: str) -> bool:
     return bool(getattr(get(name), "streams", False))
 
 
+def needs_facts(name: str) -> bool:
+    """Whether format `name` draws every finding's proof tree whatever the options, so that
+    its reports must carry the derived facts (as `--explain` gives them)."""
+    return bool(getattr(get(name), "needs_facts", False))
+
+
 def renderer(name: str, kind: str) -> Callable[[Any], str]:
     """The method of format `name` that renders `kind` ("comparison", "sweep")."""
     method = getattr(get(name), kind, None)

@@ -1,0 +1,721 @@
+"""Cases from spreadsheets: a workbook (.xlsx) or a CSV file whose rows are the budget's line
+items, with optional sheets or blocks for commitments, transparency and the case's own fields,
+read into a case (docs/spreadsheets.md).
+
+A *mapping file* (YAML) says which column holds which field, maps the ministry's own budget
+headings to the categories of the loaded packs, and may give the case's fields outright. Every
+value read keeps the cell it came from, so that an error names the workbook, sheet and cell
+(`budget.xlsx, sheet Lines, cell C14: amount 'n/a' is not a number`), and so does the YAML
+written from it. openpyxl reads workbooks; it is imported only when a workbook is read
+(`pip install "diplo[spreadsheets]"`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CaseError, MappingError, SpreadsheetError
+from ..model import Case
+from .source import Document, format_path, read_document, read_text
+from .validation import did_you_mean
+
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+MAX_WORKBOOK_BYTES = 20 * 1024 * 1024   # a budget is a few hundred kilobytes
+MAX_ROWS = 10_000
+MAX_COLUMNS = 200
+PARTS = ("line_items", "commitments", "transparency", "case")
+TITLES = {"line_items": "Line items", "commitments": "Commitments",
+          "transparency": "Transparency", "case": "Case"}
+
+# how each field's cell is read: the kinds of `_convert`
+LINE_FIELDS = {"id": "slug", "category": "category", "amount": "amount", "prior": "amount",
+               "partners": "list", "description": "text", "programme": "slug",
+               "change_reason": "enum", "financing": "enum", "sources": "list",
+               "notes": "text"}
+COMMITMENT_FIELDS = {"id": "slug", "kind": "enum", "partners": "list",
+                     "depends_on": "categories", "funded_by": "slugs", "status": "enum",
+                     "ends_year": "year", "guidelines": "names", "sources": "list",
+                     "notes": "text"}
+TRANSPARENCY_FIELDS = {"budget_publication": "enum", "legislative_review": "bool",
+                       "external_audit": "enum", "audit_reports_published": "bool",
+                       "secret_share_pct": "percent", "off_budget_share_pct": "percent",
+                       "in_year_reporting": "bool", "civil_society_oversight": "bool",
+                       "audit_opinion": "enum", "un_milex_reporting": "bool",
+                       "vienna_document_reporting": "bool", "secret_share_disclosed": "bool"}
+CASE_FIELDS = {"id": "slug", "title": "text", "country": "text", "fiscal_year": "fiscal_year",
+               "currency": "currency", "unit": "enum", "gdp": "amount",
+               "inflation_pct": "percent", "threat_environment": "enum",
+               "memberships": "names", "contingency_mechanism": "enum",
+               "armed_forces": "bool", "sources": "list", "notes": "text",
+               "accept_warnings": "names", "total": "amount", "total_prior": "amount"}
+FIELDS = {"line_items": LINE_FIELDS, "commitments": COMMITMENT_FIELDS,
+          "transparency": TRANSPARENCY_FIELDS, "case": CASE_FIELDS}
+REQUIRED_CASE = ("id", "title", "country", "fiscal_year", "currency")
+_TRUE = {"true", "yes", "y", "1", "x"}
+_FALSE = {"false", "no", "n", "0"}
+_DASHES = {"-", "\u2013", "\u2014"}
+
+
+def _norm(text: Any) -> str:
+    """A heading as compared: case, spacing and underscores do not matter."""
+    return " ".join(str(text).replace("_", " ").split()).casefold()
+
+
+# --- the mapping file -------------------------------------------------------------------------
+
+@dataclass
+class Mapping:
+    """What a mapping file says; the default (no file) reads columns named as the fields."""
+
+    source: str | None = None
+    case: dict[str, Any] = field(default_factory=dict)
+    transparency: dict[str, Any] = field(default_factory=dict)
+    sheets: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, str] = field(default_factory=lambda: dict(TITLES))
+    columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)   # normalised heading -> category
+    headings: dict[str, str] = field(default_factory=dict)     # normalised -> as written
+    total_label: str = "total"
+    decimal: str = "."
+
+    def names(self, part: str, name: str) -> list[str]:
+        """The headings a field's column may have, normalised."""
+        return [_norm(h) for h in self.columns.get(part, {}).get(name, [name])]
+
+
+_MAPPING_KEYS = ("case", "transparency", "sheets", "blocks", "columns", "categories",
+                 "total_label", "decimal")
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and check a mapping file (docs/spreadsheets.md); MappingError names its line."""
+    doc = read_document(path)
+    data = doc.data
+
+    def fail(message: str, where: tuple) -> MappingError:
+        return doc.error(MappingError, message, where)
+
+    if not isinstance(data, dict):
+        raise fail("expected a mapping with keys such as columns, categories and case", ())
+    for key in data:
+        if key not in _MAPPING_KEYS:
+            raise doc.error(MappingError, f"unknown key '{key}'{did_you_mean(key, _MAPPING_KEYS)}"
+                            f" (keys: {', '.join(_MAPPING_KEYS)})", (key,), key=True)
+    mapping = Mapping(source=str(path))
+    for key in ("case", "transparency", "sheets", "blocks", "columns", "categories"):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise fail(f"expected a mapping, found {type(value).__name__}", (key,))
+    for part_key, allowed in (("case", CASE_FIELDS), ("transparency", TRANSPARENCY_FIELDS)):
+        for name, value in data.get(part_key, {}).items():
+            if name not in allowed:
+                raise doc.error(MappingError, f"unknown field '{name}'"
+                                f"{did_you_mean(name, allowed)}", (part_key, name), key=True)
+            getattr(mapping, part_key)[name] = value
+    for key in ("sheets", "blocks"):
+        for part, name in data.get(key, {}).items():
+            if part not in PARTS:
+                raise doc.error(MappingError, f"unknown part '{part}'{did_you_mean(part, PARTS)}"
+                                f" (parts: {', '.join(PARTS)})", (key, part), key=True)
+            if not isinstance(name, str) or not name.strip():
+                raise fail("expected the name of a sheet or block", (key, part))
+            getattr(mapping, key)[part] = name
+    columns = data.get("columns", {})
+    # `columns:` may name line item columns directly, or give each part its own
+    flat = {k: v for k, v in columns.items() if k not in PARTS}
+    by_part = {k: v for k, v in columns.items() if k in PARTS}
+    if flat:
+        by_part = {**by_part, "line_items": {**flat, **by_part.get("line_items", {})}}
+    for part, fields in by_part.items():
+        if not isinstance(fields, dict):
+            raise fail("expected a mapping of fields to column headings", ("columns", part))
+        for name, heading in fields.items():
+            where = ("columns", name) if part == "line_items" and name in flat \
+                else ("columns", part, name)
+            if name not in FIELDS[part]:
+                raise doc.error(MappingError, f"unknown field '{name}'"
+                                f"{did_you_mean(name, FIELDS[part])}", where, key=True)
+            headings = heading if isinstance(heading, list) else [heading]
+            if not headings or not all(isinstance(h, (str, int)) and str(h).strip()
+                                       for h in headings):
+                raise fail("expected a column heading, or a list of them", where)
+            mapping.columns.setdefault(part, {})[name] = [str(h) for h in headings]
+    for heading, category in data.get("categories", {}).items():
+        if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", category):
+            raise fail(f"expected a category name (lower case, such as joint_exercises), "
+                       f"found {category!r}", ("categories", heading))
+        mapping.categories[_norm(heading)] = category
+        mapping.headings[_norm(heading)] = str(heading)
+    for key in ("total_label", "decimal"):
+        if key in data:
+            value = data[key]
+            if not isinstance(value, str) or (key == "decimal" and value not in (".", ",")):
+                raise fail("expected '.' or ','" if key == "decimal" else "expected text",
+                           (key,))
+            setattr(mapping, key, _norm(value) if key == "total_label" else value)
+    return mapping
+
+
+# --- reading cells ----------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    value: Any
+    percent: bool = False        # formatted as a percentage (a workbook's 0.5% is 0.005)
+    formula: bool = False        # a formula whose saved value is missing
+
+
+@dataclass
+class Grid:
+    """One sheet (a CSV file is one sheet without a name): its rows of cells, merged cells
+    filled with the value of their range."""
+
+    name: str | None
+    rows: list[list[Cell]]
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def read_grids(path: str | Path, *, display: str | None = None) -> list[Grid]:
+    name = display or str(path)
+    if Path(path).suffix.lower() == ".csv":
+        return [_csv_grid(read_text(path, display=name), name)]
+    return _workbook_grids(path, name)
+
+
+def _csv_grid(text: str, name: str) -> Grid:
+    import csv
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
+    except csv.Error:
+        dialect = csv.excel
+    rows = []
+    for i, row in enumerate(csv.reader(text.splitlines(), dialect)):
+        if i >= MAX_ROWS:
+            raise SpreadsheetError(f"has more than {MAX_ROWS:,} rows", file=name)
+        rows.append([Cell(value) for value in row[:MAX_COLUMNS]])
+    return Grid(None, rows)
+
+
+def _workbook_grids(path: str | Path, name: str) -> list[Grid]:
+    try:
+        import openpyxl
+    except ImportError:
+        raise SpreadsheetError('reading .xlsx workbooks needs openpyxl: pip install '
+                               '"diplo[spreadsheets]"', file=name) from None
+    import warnings
+    import zipfile
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise SpreadsheetError("no such file", file=name) from None
+    except OSError as exc:
+        raise SpreadsheetError(f"cannot read: {exc.strerror or exc}", file=name) from None
+    if not p.is_file():
+        raise SpreadsheetError("is not a regular file", file=name)
+    if size > MAX_WORKBOOK_BYTES:
+        raise SpreadsheetError(f"file is {size:,} bytes; the limit is {MAX_WORKBOOK_BYTES:,}",
+                               file=name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # openpyxl warns about styles it does not know
+            # the saved values of formulas (what the spreadsheet program showed), and the
+            # formulas themselves to tell an empty cell from a formula never calculated
+            values = openpyxl.load_workbook(p, data_only=True)
+            formulas = openpyxl.load_workbook(p, data_only=False)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+        raise SpreadsheetError(f"is not an .xlsx workbook openpyxl can read ({exc})",
+                               file=name) from None
+    except Exception as exc:  # openpyxl's own errors (InvalidFileException and others)
+        raise SpreadsheetError(f"is not an .xlsx workbook openpyxl can read "
+                               f"({type(exc).__name__}: {exc})", file=name) from None
+    grids = []
+    for sheet in values.worksheets:
+        if sheet.max_row > MAX_ROWS:
+            raise SpreadsheetError(f"has more than {MAX_ROWS:,} rows", file=f"{name}, sheet "
+                                   f"{sheet.title}")
+        raw = formulas[sheet.title]
+        width = min(sheet.max_column, MAX_COLUMNS)
+        rows = []
+        for r, row in enumerate(sheet.iter_rows(max_col=width), 1):
+            cells = []
+            for c, cell in enumerate(row, 1):
+                value = cell.value
+                formula = value is None and isinstance(raw.cell(r, c).value, str) \
+                    and raw.cell(r, c).value.startswith("=")
+                cells.append(Cell(value, "%" in (cell.number_format or ""), formula))
+            rows.append(cells)
+        for merged in sheet.merged_cells.ranges:
+            top = sheet.cell(merged.min_row, merged.min_col)
+            source = Cell(top.value, "%" in (top.number_format or ""))
+            for r in range(merged.min_row, merged.max_row + 1):
+                for c in range(merged.min_col, min(merged.max_col, width) + 1):
+                    rows[r - 1][c - 1] = source
+        grids.append(Grid(sheet.title, rows))
+    return grids
+
+
+# --- cells into values ------------------------------------------------------------------------
+
+class _Reader:
+    """Turns cells into case values, raising SpreadsheetError at the cell."""
+
+    def __init__(self, name: str, mapping: Mapping, categories):
+        self.name = name
+        self.mapping = mapping
+        self.categories = set(categories or ())
+
+    def where(self, grid: Grid, row: int, col: int | None = None) -> str:
+        sheet = f"sheet {grid.name}, " if grid.name is not None else ""
+        return f"{sheet}cell {column_letter(col)}{row + 1}" if col is not None \
+            else f"{sheet}row {row + 1}"
+
+    def fail(self, where: str, message: str) -> SpreadsheetError:
+        return SpreadsheetError(message, file=f"{self.name}, {where}")
+
+    def convert(self, kind: str, field_name: str, cell: Cell, where: str) -> Any:
+        """The value of a cell for a field of `kind`, or None when the cell is empty."""
+        value = cell.value
+        if cell.formula:
+            raise self.fail(where, f"{field_name}: the cell holds a formula with no saved value "
+                            "(the workbook was written by a program that does not calculate): "
+                            "open and save it in a spreadsheet program, or type the value")
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            return None
+        if kind in ("amount", "percent"):
+            return self.number(kind, field_name, value, cell.percent, where)
+        if kind in ("year", "fiscal_year"):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, str) and re.fullmatch(r"\d{4}", value):
+                value = int(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if kind == "fiscal_year" and isinstance(value, str):
+                return value            # a label such as 2026-27; the case format checks it
+            raise self.fail(where, f"{field_name} {_shown(value)} is not a year")
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = _norm(value)
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise self.fail(where, f"{field_name} {_shown(value)} is not yes or no")
+        text = _text(value)
+        if kind == "text":
+            return text
+        if kind == "currency":
+            return text.upper()
+        if kind == "slug":
+            return _slug(text)
+        if kind == "enum":
+            return re.sub(r"[\s-]+", "_", text.strip().casefold())
+        items = [part.strip() for part in re.split(r"[;\n]" if re.search(r"[;\n]", text)
+                                                   else ",", text) if part.strip()]
+        if kind == "list":
+            return items
+        if kind == "slugs":
+            return [_slug(item) for item in items]
+        if kind == "names":
+            return [item.casefold() for item in items]
+        if kind == "category":
+            return self.category(text, where)
+        if kind == "categories":
+            return [self.category(item, where) for item in items]
+        raise AssertionError(kind)  # pragma: no cover
+
+    def number(self, kind, field_name, value, percent: bool, where: str):
+        if isinstance(value, bool):
+            raise self.fail(where, f"{field_name} {_shown(value)} is not a number")
+        if isinstance(value, (int, float)):
+            if percent:
+                if kind != "percent":
+                    raise self.fail(where, f"{field_name} is formatted as a percentage "
+                                    f"({value:.6g} is {value * 100:.6g}%); an amount is a sum "
+                                    "of money")
+                value = value * 100
+            return _tidy(value)
+        text = str(value).replace("\u00a0", " ").replace("\u202f", " ").strip()
+        if text in _DASHES:      # accounting sheets write a zero as a dash
+            return 0
+        sign = -1 if text.startswith("(") and text.endswith(")") else 1
+        text = text.strip("()").strip()
+        has_percent = text.endswith("%")
+        text = text.rstrip("%").strip()
+        if has_percent and kind != "percent":
+            raise self.fail(where, f"{field_name} {_shown(value)} is a percentage; an amount "
+                            "is a sum of money")
+        decimal = self.mapping.decimal
+        thousands = "," if decimal == "." else "."
+        compact = re.sub(r"[ ']", "", text)
+        if re.fullmatch(rf"[-+]?\d{{1,3}}(\{thousands}\d{{3}})+(\{decimal}\d+)?", compact):
+            compact = compact.replace(thousands, "")
+        compact = compact.replace(decimal, ".")
+        try:
+            number = float(compact)
+        except ValueError:
+            raise self.fail(where, f"{field_name} {_shown(value)} is not a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise self.fail(where, f"{field_name} {_shown(value)} is not a number")
+        return _tidy(sign * number)
+
+    def category(self, heading: str, where: str) -> str:
+        key = _norm(heading)
+        if key in self.mapping.categories:
+            return self.mapping.categories[key]
+        as_name = re.sub(r"[\s-]+", "_", heading.strip().casefold())
+        if not self.categories or as_name in self.categories:
+            return as_name
+        options = list(self.mapping.headings.values()) + sorted(self.categories)
+        hint = did_you_mean(heading, options)
+        where_to = (f"add it under `categories:` in {self.mapping.source}" if self.mapping.source
+                    else "map it to one in a mapping file (--map), under `categories:`")
+        raise self.fail(where, f"budget heading '{heading}' is not mapped to a category{hint} "
+                        f"({where_to}; the categories: `diplo rules categories`)")
+
+
+def _text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _tidy(number: float):
+    """95.0 -> 95, so that the YAML reads as the sheet did."""
+    number = round(number, 10)
+    return int(number) if float(number).is_integer() and abs(number) < 2 ** 53 else number
+
+
+def _shown(value) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:39] + "\u2026")
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.casefold()).strip("-")
+    return slug or text
+
+
+# --- sheets and blocks into parts -------------------------------------------------------------
+
+@dataclass
+class Imported:
+    """A case read from a spreadsheet, before validation: its data, and the cell or row each
+    value came from (by field path) for errors and source notes."""
+
+    name: str
+    data: dict[str, Any]
+    cells: dict[tuple, str]
+    rows: dict[int, str]                  # line item index -> "sheet Lines, row 14"
+    mapping: Mapping
+
+
+def _empty(row: list[Cell]) -> bool:
+    return all((c.value is None and not c.formula)
+               or (isinstance(c.value, str) and not c.value.strip()) for c in row)
+
+
+def _title_of(row: list[Cell]) -> str | None:
+    filled = [c.value for c in row if not _empty([c])]
+    # a merged title spreads one value over several cells
+    if filled and all(v == filled[0] for v in filled) and isinstance(filled[0], str):
+        return _norm(filled[0])
+    return None
+
+
+def _blocks(grid: Grid, mapping: Mapping) -> dict[str, tuple[int, int]]:
+    """The parts whose block title stands alone on a row of the sheet: part -> (first row,
+    end); rows before the first title belong to no part."""
+    titles = {_norm(t): part for part, t in mapping.blocks.items()}
+    starts = [(i, titles[t]) for i, row in enumerate(grid.rows)
+              if (t := _title_of(row)) in titles]
+    found = {}
+    for j, (start, part) in enumerate(starts):
+        end = starts[j + 1][0] if j + 1 < len(starts) else len(grid.rows)
+        found.setdefault(part, (start + 1, end))
+    return found
+
+
+def _locate(grids: list[Grid], mapping: Mapping, reader: _Reader
+            ) -> dict[str, tuple[Grid, int, int]]:
+    """Where each part is: a sheet the mapping names, else a sheet or a block titled as the
+    part; line items default to the first sheet up to its first block title."""
+    by_name = {_norm(g.name): g for g in grids if g.name is not None}
+    found: dict[str, tuple[Grid, int, int]] = {}
+    for part, sheet in mapping.sheets.items():
+        grid = by_name.get(_norm(sheet))
+        if grid is None:
+            names = [g.name for g in grids if g.name is not None]
+            raise SpreadsheetError(f"no sheet '{sheet}'{did_you_mean(sheet, names)} (sheets: "
+                                   f"{', '.join(names) or 'none'}; named in "
+                                   f"{mapping.source or 'the mapping'})", file=reader.name)
+        blocks = _blocks(grid, mapping)
+        start, end = blocks.get(part, (0, min([s - 1 for s, _ in blocks.values()],
+                                              default=len(grid.rows))))
+        found[part] = (grid, start, end)
+    for part in PARTS:
+        if part in found:
+            continue
+        grid = by_name.get(_norm(mapping.blocks.get(part, TITLES[part])))
+        if grid is not None and grid is not (found.get("line_items") or (None,))[0]:
+            blocks = _blocks(grid, mapping)
+            found[part] = (grid, *blocks.get(part, (0, len(grid.rows))))
+            continue
+        for grid in grids:
+            blocks = _blocks(grid, mapping)
+            if part in blocks:
+                found[part] = (grid, *blocks[part])
+                break
+    if "line_items" not in found and grids:
+        claimed = {id(g) for g, _, _ in found.values()}
+        grid = next((g for g in grids if id(g) not in claimed), grids[0])
+        blocks = _blocks(grid, mapping)
+        found["line_items"] = (grid, 0, min([s - 1 for s, _ in blocks.values()],
+                                            default=len(grid.rows)))
+    return found
+
+
+def _table(part: str, grid: Grid, start: int, end: int, reader: _Reader
+           ) -> list[tuple[int, dict[str, tuple[Any, str]]]]:
+    """The rows of a table part: (row index, field -> (value, cell)), empty rows skipped."""
+    mapping = reader.mapping
+    fields = FIELDS[part]
+    wanted = {name: mapping.names(part, name) for name in fields}
+    header = None
+    for i in range(start, end):
+        cells = [_norm(c.value) for c in grid.rows[i] if not _empty([c])]
+        if sum(any(text in names for names in wanted.values()) for text in cells) >= 2:
+            header = i
+            break
+    required = ("amount", "category") if part == "line_items" else ("id", "kind")
+    where = f"sheet {grid.name}" if grid.name is not None else "the file"
+    if header is None:
+        headings = [", ".join(mapping.columns.get(part, {}).get(n, [n])) for n in required]
+        raise SpreadsheetError(f"no heading row of {part.replace('_', ' ')} in {where}: "
+                               f"expected columns headed {' and '.join(headings)} (name them "
+                               "under `columns:` in a mapping file, --map)", file=reader.name)
+    headings = {}
+    for col, cell in enumerate(grid.rows[header]):
+        text = _norm(cell.value) if not _empty([cell]) else None
+        for name, names in wanted.items():
+            if text in names and name not in headings:
+                headings[name] = col
+    named = mapping.columns.get(part, {})
+    for name in list(required) + [n for n in named if n not in required]:
+        if name not in headings and not (name == "id" and part == "line_items"):
+            found = [str(c.value) for c in grid.rows[header] if not _empty([c])]
+            heading = named.get(name, [name])[0]
+            raise reader.fail(reader.where(grid, header), f"no column headed '{heading}' for "
+                              f"{name}{did_you_mean(heading, found)} (the headings: "
+                              f"{', '.join(found)})")
+    rows = []
+    for i in range(header + 1, end):
+        row = grid.rows[i]
+        cells = {name: (row[col] if col < len(row) else Cell(None), reader.where(grid, i, col))
+                 for name, col in headings.items()}
+        if all(_empty([cell]) for cell, _ in cells.values()):
+            continue
+        rows.append((i, cells))
+    return rows
+
+
+def _pairs(part: str, grid: Grid, start: int, end: int, reader: _Reader
+           ) -> dict[str, tuple[Cell, str]]:
+    """A part written as rows of field and value (Case, Transparency)."""
+    fields = FIELDS[part]
+    names = {h: name for name in fields for h in reader.mapping.names(part, name)}
+    found: dict[str, tuple[Cell, str]] = {}
+    for i in range(start, end):
+        row = grid.rows[i]
+        filled = [(c, cell) for c, cell in enumerate(row) if not _empty([cell])]
+        if not filled:
+            continue
+        col, head = filled[0]
+        key = _norm(head.value)
+        if key in ("field", "setting", "name") and i == start:
+            continue                                  # a header row over the pairs
+        if key not in names:
+            raise reader.fail(reader.where(grid, i, col), f"unknown {part} field "
+                              f"'{head.value}'{did_you_mean(key.replace(' ', '_'), fields)}")
+        value = next(((c, cell) for c, cell in filled[1:]), (col + 1, Cell(None)))
+        found[names[key]] = (value[1], reader.where(grid, i, value[0]))
+    return found
+
+
+def read_spreadsheet(path: str | Path, mapping: Mapping | None = None, categories=None, *,
+                     display: str | None = None) -> Imported:
+    """A case's data from a workbook or CSV file, each value with the cell it came from.
+    `categories` are the loaded packs' (a heading that is one of them needs no mapping)."""
+    mapping = mapping or Mapping()
+    name = display or str(path)
+    reader = _Reader(name, mapping, categories)
+    grids = read_grids(path, display=name)
+    parts = _locate(grids, mapping, reader)
+    data: dict[str, Any] = {}
+    cells: dict[tuple, str] = {}
+    origin = f"mapping file {mapping.source}" if mapping.source else name
+    for key, value in mapping.case.items():
+        data[key] = value
+        cells[(key,)] = origin
+    if "case" in parts:
+        for key, (cell, where) in _pairs("case", *parts["case"], reader).items():
+            value = reader.convert(CASE_FIELDS[key], key, cell, where)
+            if value is not None:
+                data[key], cells[(key,)] = value, where
+    total = {}
+    for key, target in (("total", "amount"), ("total_prior", "prior")):
+        if key in data:
+            total[target] = data.pop(key)
+            cells[("total", target)] = cells.pop((key,))
+    transparency = dict(mapping.transparency)
+    for key in transparency:
+        cells[("transparency", key)] = origin
+    if "transparency" in parts:
+        for key, (cell, where) in _pairs("transparency", *parts["transparency"], reader).items():
+            value = reader.convert(TRANSPARENCY_FIELDS[key], key, cell, where)
+            if value is not None:
+                transparency[key], cells[("transparency", key)] = value, where
+    lines, rows = _line_items(parts, reader, cells, total, name)
+    if total:
+        data["total"] = total
+    data["line_items"] = lines
+    commitments = []
+    if "commitments" in parts:
+        for i, cells_of in _table("commitments", *parts["commitments"], reader):
+            item = {}
+            for key, (cell, where) in cells_of.items():
+                value = reader.convert(COMMITMENT_FIELDS[key], key, cell, where)
+                if value is not None and value != []:
+                    item[key] = value
+                    cells[("commitments", len(commitments), key)] = where
+            cells[("commitments", len(commitments))] = reader.where(parts["commitments"][0], i)
+            commitments.append(item)
+    if commitments:
+        data["commitments"] = commitments
+    if transparency:
+        data["transparency"] = transparency
+    missing = [key for key in REQUIRED_CASE if key not in data]
+    if missing:
+        raise SpreadsheetError(
+            f"the case's {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not given: "
+            "write them in a Case sheet or block (a field and its value on each row), or under "
+            "`case:` in a mapping file (--map)", file=name)
+    ordered = {key: data[key] for key in list(CASE_FIELDS) + ["total", "line_items",
+                                                               "commitments", "transparency"]
+               if key in data}
+    return Imported(name, ordered, cells, rows, mapping)
+
+
+def _line_items(parts, reader: _Reader, cells: dict, total: dict, name: str):
+    grid = parts["line_items"][0]
+    lines: list[dict] = []
+    rows: dict[int, str] = {}
+    ids: set[str] = set()
+    label = reader.mapping.total_label
+    for i, cells_of in _table("line_items", *parts["line_items"], reader):
+        first = next((_norm(cell.value) for cell, _ in cells_of.values()
+                      if not _empty([cell]) and isinstance(cell.value, str)), None)
+        if first == label and not _empty([cells_of["amount"][0]]):
+            # the sheet's own total row: the case's total, unless given elsewhere
+            for key in ("amount", "prior"):
+                if key in cells_of and key not in total:
+                    cell, where = cells_of[key]
+                    value = reader.convert("amount", f"total {key}", cell, where)
+                    if value is not None:
+                        total[key] = value
+                        cells[("total", key)] = where
+            continue
+        item: dict[str, Any] = {}
+        at = len(lines)
+        for key, (cell, where) in cells_of.items():
+            value = reader.convert(LINE_FIELDS[key], key, cell, where)
+            if value is not None and value != []:
+                item[key] = value
+                cells[("line_items", at, key)] = where
+        if "amount" not in item:
+            raise reader.fail(cells_of["amount"][1], "amount is empty (every line item needs "
+                              "this year's amount; a line with none is not in the budget)")
+        if "category" not in item:
+            raise reader.fail(cells_of["category"][1], "category is empty")
+        if "id" not in item:
+            # no id column: a slug of the description or the heading, kept unique
+            base = _slug(str(item.get("description") or item["category"]))
+            item["id"], n = base, 2
+            while item["id"] in ids:
+                item["id"], n = f"{base}-{n}", n + 1
+            cells[("line_items", at, "id")] = reader.where(grid, i)
+        ids.add(item["id"])
+        rows[at] = reader.where(grid, i)
+        item["sources"] = list(item.get("sources", [])) + [f"{name}, {rows[at]}"]
+        cells[("line_items", at)] = rows[at]
+        lines.append({key: item[key] for key in LINE_FIELDS if key in item})
+    if not lines:
+        where = f"sheet {grid.name}" if grid.name is not None else "the file"
+        raise SpreadsheetError(f"no line items in {where} (every row under the headings is "
+                               "empty)", file=name)
+    return lines, rows
+
+
+# --- into a case --------------------------------------------------------------------------------
+
+class SheetDocument(Document):
+    """A case read from a spreadsheet, for validation: an error names the cell of its field
+    (or of the nearest part that has one) instead of a line and column."""
+
+    def __init__(self, imported: Imported):
+        super().__init__(imported.name, imported.data)
+        self.cells = imported.cells
+
+    def position(self, path, *, key: bool = False):
+        return (None, None)
+
+    def cell(self, path: tuple) -> str | None:
+        path = tuple(path)
+        while path:
+            if path in self.cells:
+                return self.cells[path]
+            path = path[:-1]
+        return None
+
+    def error(self, cls, message: str, path: tuple, *, key: bool = False):
+        cell = self.cell(path)
+        return cls(message, file=f"{self.name}, {cell}" if cell else self.name,
+                   path=format_path(path) or None)
+
+
+def to_case(imported: Imported, categories=None) -> Case:
+    """Validate imported data as a case (the case format's rules), errors at their cells."""
+    from .case import check_case
+    from .validation import validate
+    doc = SheetDocument(imported)
+    case: Case = validate(Case, doc, CaseError, what="case", every=True)
+    check_case(case, categories, doc)
+    case._source = imported.name
+    case._document = doc
+    return case
+
+
+def load_spreadsheet_case(path: str | Path, mapping: str | Path | Mapping | None = None,
+                          categories=None, *, display: str | None = None) -> Case:
+    """Read, map and validate a case from a workbook or CSV file."""
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    return to_case(read_spreadsheet(path, mapping, categories, display=display), categories)
+
+
+def is_spreadsheet(path: str | Path) -> bool:
+    return Path(str(path)).suffix.lower() in SHEET_SUFFIXES
