@@ -23,7 +23,8 @@ from conftest import BASE_CASE, make_case, param, rule, run_cli, write_pack
 ROOT = Path(__file__).resolve().parent.parent
 ALLY = "cases/ally-trims-exercises.yaml"
 EXERCISES = "line_items.multinational-exercises.amount"
-DEEP_CUT = "DD-ENG-003:multinational-exercises"
+# the risk of the deep cut to multinational-exercises, which an active alliance relies on
+DEEP_CUT = "DD-COM-014:northern-alliance/joint_exercises+multinational-exercises"
 
 
 pytestmark = pytest.mark.usefixtures("in_repo")
@@ -68,16 +69,24 @@ def test_compare_finds_the_resolved_cut_and_its_cause(tmp_path, pack, ally):
     result = compare(ally, restored, pack)
 
     resolved = {c.id: c for c in result.resolved}
-    assert DEEP_CUT in resolved and not result.new and not result.changed
+    assert DEEP_CUT in resolved and not result.changed
+    # the only new findings are those the base folded into a finding now resolved (the
+    # presence cut's risk to the alliance, an effect of the credibility finding)
+    folded = {e.id for f in assess(ally, pack).findings if f.id in resolved for e in f.effects}
+    assert result.new and {c.id for c in result.new} <= folded
     deep = resolved[DEEP_CUT]
     assert (deep.change, deep.base_severity, deep.proposal_severity) == (
         "resolved", "high", None)
-    assert [(c.path, c.base, c.proposal) for c in deep.causes] == [(EXERCISES, 95, 180)]
+    # the finding weighs the cut against the whole budget, so the total is a cause too; the
+    # other line items are not
+    assert [(c.path, c.base, c.proposal) for c in deep.causes] == [
+        ("total.amount", 11400, 11500), (EXERCISES, 95, 180)]
     # the cause is found through the derived fact: the finding itself reads no case field
     assert EXERCISES in deep.inputs
     assert set(resolved) == finding_ids(ally, pack) - finding_ids(restored, pack)
     assert result.unchanged == len(finding_ids(ally, pack) & finding_ids(restored, pack))
-    assert not result.fails("low")
+    # a gate at medium counts the presence risk that stands alone now as new
+    assert result.fails("medium") and not result.fails("high")
 
 
 def test_compare_matches_lines_by_id_not_position(tmp_path, pack, ally):
@@ -123,12 +132,13 @@ def test_compare_command(tmp_path):
     restored = ally_variant(tmp_path, "restored.yaml", restore_exercises)
     result = run("compare", ALLY, restored)
     assert (result.exit_code, result.stderr) == (0, "")
-    assert "Resolved (4):" in result.stdout and "New (0): none" in result.stdout
+    assert "Resolved (2):" in result.stdout and "New (1):" in result.stdout
     assert f"{EXERCISES}: 95 -> 180" in result.stdout
 
     data = json.loads(run("compare", ALLY, restored, "--format", "json").stdout)
     deep = next(c for c in data["resolved"] if c["id"] == DEEP_CUT)
-    assert deep["causes"] == [{"path": EXERCISES, "base": 95.0, "proposal": 180.0}]
+    assert deep["causes"] == [{"path": "total.amount", "base": 11400.0, "proposal": 11500.0},
+                              {"path": EXERCISES, "base": 95.0, "proposal": 180.0}]
 
     markdown = run("compare", ALLY, restored, "--format", "markdown")
     assert markdown.exit_code == 0
@@ -140,7 +150,7 @@ def test_compare_exit_status_follows_new_risks(tmp_path):
     # the other way round the proposal brings a new critical risk
     worse = run("compare", restored, ALLY)
     assert (worse.exit_code, worse.stderr) == (1, "")
-    assert "New (4):" in worse.stdout
+    assert "New (2):" in worse.stdout
     assert run("compare", restored, ALLY, "--fail-on", "critical").exit_code == 1
     assert run("compare", restored, ALLY, "--exit-zero").exit_code == 0
     # the proposal still has high risks, but none new: the base already had them
@@ -212,7 +222,8 @@ def test_whatif_parameters_are_causes(pack, ally):
     deep = next(c for c in result.resolved if c.id == DEEP_CUT)
     assert [(p.name, p.base, p.proposal) for p in deep.parameter_causes] == [
         ("defense-diplomacy.deep_cut_pct", 25, 60)]
-    assert "DD-ENG-002:multinational-exercises" in {c.id for c in result.new}
+    assert "DD-COM-010:northern-alliance/joint_exercises+multinational-exercises" in {
+        c.id for c in result.new}
     assert DEEP_CUT not in finding_ids(ally, load_pack(pack.packs[0].root,
                                                        params={"deep_cut_pct": 60}))
     cli = run("whatif", ALLY, "--param", "deep_cut_pct=60")
@@ -229,14 +240,13 @@ def test_sweep_finds_a_switch_between_steps_by_bisection(pack, ally):
     for row in result.rows[::3]:
         assert set(row.findings) == finding_ids(with_values(ally, {EXERCISES: row.value}),
                                                 pack)
-    switch = next(s for s in result.switches if s.finding == "DD-ALL-002:engagement")
-    assert (switch.before, switch.after) == ("medium", None)
-    assert 120 < switch.last_before < switch.at < 130
+    switch = next(s for s in result.switches if s.finding == DEEP_CUT)
+    assert (switch.before, switch.after) == ("high", None)
+    # a cut under 25% in real terms: 180 * 1.03 * 0.75 = 139.05
+    assert 130 < switch.last_before < switch.at < 140
     assert switch.at - switch.last_before <= result.tolerance + 1e-9
-    assert "DD-ALL-002:engagement" in finding_ids(
-        with_values(ally, {EXERCISES: switch.last_before}), pack)
-    assert "DD-ALL-002:engagement" not in finding_ids(
-        with_values(ally, {EXERCISES: switch.at}), pack)
+    assert DEEP_CUT in finding_ids(with_values(ally, {EXERCISES: switch.last_before}), pack)
+    assert DEEP_CUT not in finding_ids(with_values(ally, {EXERCISES: switch.at}), pack)
 
 
 def test_sweep_downwards_finds_the_same_points(pack, ally):
