@@ -200,6 +200,9 @@ def parse_yaml(text: str, name: str) -> Document:
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_NUMBER_TAGS = (_INT_TAG, "tag:yaml.org,2002:float")
+MAX_INT_DIGITS = 30          # far past any amount (1e15); fewer than Python converts (4,300)
 
 
 def _short_tag(tag: str) -> str:
@@ -253,7 +256,33 @@ class _Walker:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag in _NUMBER_TAGS:
+            self._check_number(node, path)
         return self._scalar(node, path)
+
+    def _check_number(self, node, path: tuple) -> None:
+        """YAML 1.1 reads some numbers otherwise than a person means them: `0100` is octal
+        (64), `1:30` is base 60 (90), `0x10` hexadecimal. Such forms are refused, saying
+        what YAML would read, rather than changing an amount silently; so is an integer of
+        more digits than any amount has (shown in full, it would fill the error)."""
+        text = node.value
+        bare = text.replace("_", "").lstrip("+-")
+        meant = None
+        if ":" in bare:
+            meant = "a number in base 60"
+        elif node.tag == _INT_TAG and bare[:2].lower() == "0x":
+            meant = "a hexadecimal number"
+        elif node.tag == _INT_TAG and bare[:2].lower() == "0b":
+            meant = "a binary number"
+        elif node.tag == _INT_TAG and len(bare) > 1 and bare[0] == "0":
+            meant = "an octal number (it has a leading zero)"
+        if meant is not None:
+            value = self._scalar(node, path)
+            raise self._fail(f"{text} is read by YAML as {meant}, {value}; write the number "
+                             "in plain decimal digits, or in quotes if it is text", node, path)
+        if node.tag == _INT_TAG and len(bare) > MAX_INT_DIGITS:
+            raise self._fail(f"the number {text[:20]}... has {len(text):,} characters; "
+                             "expected a number up to 1e15", node, path)
 
     def _scalar(self, node, path: tuple = ()):
         if node.tag == _STR_TAG:
@@ -294,7 +323,11 @@ def parse_json(text: str, name: str) -> Document:
     if too_deep is not None:  # before json, whose parser recurses
         raise fail(f"nesting is deeper than {MAX_DEPTH} levels", too_deep)
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=_BadConstant)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=_BadConstant,
+                          parse_int=_json_int)
+    except _LongNumber as exc:
+        raise fail(f"the number {exc.args[0][:20]}... has {len(exc.args[0]):,} characters; "
+                   "expected a number up to 1e15", text.find(exc.args[0])) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", file=name, line=exc.lineno,
                          column=exc.colno) from None
@@ -337,6 +370,16 @@ def parse_json(text: str, name: str) -> Document:
         raise fail("invalid JSON: a \\u escape names half of a surrogate pair, not a "
                    "character", escape.start() if escape else None, lone[0])
     return doc
+
+
+class _LongNumber(Exception):
+    """An integer of more digits than any amount has."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _LongNumber(text)
+    return int(text)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
