@@ -22,7 +22,10 @@ modes (see docs/rule-language.md, "How packs run"):
   arrives later, so a rule with a 'not' waits for a stage fact that is asserted only after
   every fact of the negated kind exists (the case's facts, then each stratum's derivations);
 * aliases are generated, so no binding can shadow the engine's own names;
-* action errors are caught in the action and raised after the run, never swallowed.
+* action errors are caught in the action and raised after the run, never swallowed;
+* every assert's result is checked: the engine knows a fact in a session by a 32-bit hash of
+  its id alone, and drops a second fact whose id hashes alike (code 2). A case where that
+  happens is run again with ids renamed so that no two hash alike (see _Identities).
 """
 from __future__ import annotations
 
@@ -56,6 +59,44 @@ SESSION_CASES = 1000       # cases one session serves before a fresh one (bounds
 MAX_SHARD_RULES = 4000     # durable: 4096 actions per ruleset, ours (guard, sink) included
 
 _ruleset_names = itertools.count(1)
+
+
+def engine_hash(fact_id: str) -> int:
+    """The engine's identity of a fact in a session: FNV-1, 32 bits, over the id's bytes as
+    they stand in the JSON it is given (orjson's escaping, UTF-8), each byte read as a signed
+    char, as durable's C code reads it."""
+    h = 0x811c9dc5
+    for byte in _orjson.dumps(fact_id)[1:-1]:
+        h = ((h ^ (byte if byte < 0x80 else byte | 0xFFFFFF00)) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+class _Dropped(Exception):
+    """The engine dropped a fact of the case as already there: an id hashing alike."""
+
+
+class _Identities:
+    """Ids for one case's facts in one session, no two of which the engine takes for one.
+
+    Used only to run a case again after the engine dropped one of its facts (rare: about one
+    case in a million has two ids that hash alike). An id whose hash is taken becomes
+    `id#1`, `id#2`, ... in the engine, in the order the facts are asserted, so the same case
+    is renamed the same way every time; diplo's own ids, in reports, are not changed."""
+
+    def __init__(self, reserved):
+        self.taken = {engine_hash(text) for text in reserved}
+        self.records: dict = {}    # engine id -> the record it stands for
+
+    def add(self, fact_id: str, record) -> str:
+        engine_id, n = fact_id, 0
+        h = engine_hash(engine_id)
+        while h in self.taken:
+            n += 1
+            engine_id = f"{fact_id}#{n}"
+            h = engine_hash(engine_id)
+        self.taken.add(h)
+        self.records[engine_id] = record
+        return engine_id
 
 
 def _dumps(value) -> str:
@@ -160,6 +201,9 @@ class CompiledPack:
         self._active: _Shard | None = None
         self._asserted: list[str] = []
         self._pending: list[str] = []   # derived facts waiting for the queue to empty
+        self._dropped = False           # the engine said it dropped a fact of this case
+        self._ids: _Identities | None = None   # renamed ids, when a case is run again
+        self._by_engine: dict = {}      # engine id -> record, for the actions
         self._leaked = 0
         self.host = _QuietHost()
         self.shards = [self._shard(i, entries, kinds)
@@ -252,9 +296,9 @@ class CompiledPack:
                           and node.parts[0] in names else None, node)
                          for name, node in rule.derive_fields.items()]
 
-        def fire(matched: dict, outcome: Outcome):
+        def fire(matched: dict, outcome: Outcome, by_engine: dict):
             records = outcome.records
-            bound = tuple(records[matched[alias]["id"]] for alias in aliases)
+            bound = tuple(by_engine[matched[alias]["id"]] for alias in aliases)
             if single:
                 subjects, key = bound[0].subjects, bound[0].key
             else:
@@ -295,7 +339,7 @@ class CompiledPack:
                 records[fact_id] = record
                 outcome.derived.append(record)
                 self._count(outcome)
-                self._assert_derived(fact_id, derive_kind, fields)
+                self._assert_derived(fact_id, derive_kind, fields, record)
                 return
             finding_id = f"{rule.id}:{key}" if key else rule.id
             outcome.finding_ids.add(finding_id)
@@ -318,7 +362,7 @@ class CompiledPack:
             if outcome.overflow:
                 return
             try:
-                fire(matched, outcome)
+                fire(matched, outcome, self._by_engine)
             except Exception:  # recorded and raised after the run (never swallowed)
                 outcome.errors.append(f"rule {rule.id}: {traceback.format_exc()}")
         return run
@@ -330,9 +374,11 @@ class CompiledPack:
 
     # running
 
-    def _assert_derived(self, fact_id: str, kind: str, fields: dict) -> None:
+    def _assert_derived(self, fact_id: str, kind: str, fields: dict, record) -> None:
         # inside an action: the fact is asserted with the others of its wave when the queue
         # of actions is empty (see _drain)
+        if self._ids is not None:
+            fact_id = self._ids.add(fact_id, record)
         text = self._active.fact_json(fact_id, kind, fields)
         self._asserted.append(text)
         self._pending.append(text)
@@ -350,6 +396,11 @@ class CompiledPack:
             code, state_handle = result[0], result[1]
             if code == 1:
                 raise EngineFailure("the rule engine handled no rule for a fact")
+            if code == 2:
+                # a fact whose id hashes like one already in the session was dropped; the
+                # actions still run, so that the session can be deleted, then the case is
+                # run again (see run)
+                self._dropped = True
             if code != 3 and state_handle is not None:
                 started = _native.start_action_for_state(shard.handle, state_handle)
                 message = started[1] if started else None
@@ -398,20 +449,17 @@ class CompiledPack:
         """Assess one case's facts; returns what the rules derived and reported."""
         # refused before the engine spends the time and memory its joins would take
         self.bound.check(facts)
-        outcome = Outcome(ctx=ctx)
-        records = outcome.records
-        for fact in facts:
-            records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields, fact.subjects,
-                                      fact.sources)
         with self._lock:
-            self._current = outcome
             try:
-                for shard in self.shards:
-                    self._run_shard(shard, facts, outcome)
-            finally:
-                self._current = self._active = None
-                self._asserted = []
-                self._pending.clear()
+                outcome = self._run_all(facts, ctx, renamed=False)
+            except _Dropped:
+                # two of the case's ids hash alike: again, with ids no two of which do
+                try:
+                    outcome = self._run_all(facts, ctx, renamed=True)
+                except _Dropped:
+                    raise EngineFailure(
+                        "the rule engine dropped a fact of this case although no two of its "
+                        "ids hash alike; the case cannot be assessed reliably") from None
         if outcome.errors:
             raise EngineFailure(outcome.errors[0])
         if outcome.overflow:
@@ -420,19 +468,52 @@ class CompiledPack:
                             "rule joins); split it, or narrow the packs")
         return outcome
 
-    def _run_shard(self, shard: _Shard, facts: list[Fact], outcome: Outcome) -> None:
+    def _run_all(self, facts: list[Fact], ctx: dict, renamed: bool) -> Outcome:
+        outcome = Outcome(ctx=ctx)
+        records = outcome.records
+        for fact in facts:
+            records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields, fact.subjects,
+                                      fact.sources)
+        self._current = outcome
+        try:
+            for shard in self.shards:
+                self._run_shard(shard, facts, outcome, renamed)
+        finally:
+            self._current = self._active = self._ids = None
+            self._by_engine = {}
+            self._asserted = []
+            self._pending.clear()
+            self._dropped = False
+        return outcome
+
+    def _run_shard(self, shard: _Shard, facts: list[Fact], outcome: Outcome,
+                   renamed: bool = False) -> None:
         self._open_session(shard)
         self._active = shard
         shard.session.guarded = False
         kinds = shard.kinds
-        self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
-                          if f.kind in kinds]
+        records = outcome.records
+        if renamed:
+            # what else the session holds under an id: the engine's state message of the
+            # session and the stage facts
+            self._ids = ids = _Identities(
+                [f"sid-{shard.session.sid}"]
+                + [f"{STAGE}{n}" for n in range(1, self.packset.strata + 1)])
+            self._by_engine = ids.records
+            self._asserted = [shard.fact_json(ids.add(f.id, records[f.id]), f.kind, f.fields)
+                              for f in facts if f.kind in kinds]
+        else:
+            self._by_engine = records
+            self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
+                              if f.kind in kinds]
         level = 0
         try:
             self._drain(shard, _native.assert_facts(shard.handle,
                                                     "[" + ",".join(self._asserted) + "]"))
             for level in range(1, self.packset.strata + 1):
                 self._drain(shard, _native.assert_fact(shard.handle, shard.stage_json(level)))
+            if self._dropped:
+                raise _Dropped()
             if not shard.session.guarded:
                 raise EngineFailure("the rule engine ran no action for this case")
             current, self._current = self._current, None   # retracting runs no rule
@@ -445,7 +526,7 @@ class CompiledPack:
             # derivation: give it up rather than trust the retraction
             if outcome.errors or outcome.overflow or shard.session.cases >= SESSION_CASES:
                 self._close_session(shard)
-        except EngineFailure:
+        except (EngineFailure, _Dropped):
             self._close_session(shard)
             raise
         except Exception as exc:
