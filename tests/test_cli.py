@@ -155,14 +155,14 @@ def test_invalid_case_among_valid_ones_is_reported_and_fails_the_run(tmp_path):
 
 def test_param_override_changes_the_result():
     rules = {f["rule"] for f in report(ALLY)["findings"]}
-    assert "DD-ENG-003" in rules
+    assert "DD-COM-014" in rules
     rules = {f["rule"] for f in report(ALLY, "--param", "cut_pct=60")["findings"]}
-    assert "DD-ENG-003" not in rules
+    assert "DD-COM-014" not in rules
 
 
 def test_param_override_does_not_leak_into_the_next_run():
     report(ALLY, "--param", "cut_pct=60")
-    assert "DD-ENG-003" in {f["rule"] for f in report(ALLY)["findings"]}
+    assert "DD-COM-014" in {f["rule"] for f in report(ALLY)["findings"]}
 
 
 def test_unknown_param():

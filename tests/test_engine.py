@@ -29,12 +29,12 @@ def test_three_level_chain_is_traced_to_case_fields(pack):
                     explain=True)
     facts = {f.id: f for f in report.facts}
     finding = next(f for f in report.findings if f.rule == "DD-COM-022")
-    # finding <- credibility_at_risk <- commitment_at_risk <- engagement_cut <- case fields
-    level3 = facts[finding.because[0]]
-    assert level3.kind == "credibility_at_risk"
-    level2 = facts[next(b for b in level3.because if b.startswith("commitment_at_risk"))]
-    level1 = facts[level2.because[0]]
-    assert level1.kind == "engagement_limited" and level1.rule == "DD-ENG-001"
+    # finding <- credibility_at_risk <- commitment_at_risk <- case fields
+    level2 = facts[finding.because[0]]
+    assert level2.kind == "credibility_at_risk"
+    level1 = facts[next(b for b in level2.because
+                        if b.startswith("commitment_at_risk") and b.endswith("exercises"))]
+    assert level1.kind == "commitment_at_risk" and level1.rule == "DD-COM-006"
     assert "line_items[3].amount" in level1.inputs and "inflation_pct" in level1.inputs
     assert level1.parameters["cut_pct"] == 10
     assert finding.severity == "critical"
