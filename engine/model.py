@@ -350,6 +350,13 @@ class Report(FrozenModel):
         same as `fails`."""
         return bool(self.gate_findings(fail_on))
 
+    def _repr_html_(self) -> str:
+        """In a notebook, a report displays as its HTML report (`--format html`). The format is
+        found by name in the registry when a notebook asks for it, so the model itself does not
+        depend on the formats (nor on jinja2)."""
+        from importlib import import_module
+        return import_module("engine.formats").get("html").reports([self])
+
     def to_json(self) -> str:
         absent = {name for name in ("notes", "robustness", "facts", "near_misses", "waivers",
                                     "baseline")

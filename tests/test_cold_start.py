@@ -132,7 +132,7 @@ def test_formats_are_listed_without_being_imported():
         "formats.get('junit')\n"
         "after = sorted(m for m in sys.modules if m.startswith('engine.formats.'))\n"
         "print(json.dumps({'names': names, 'before': before, 'after': after}))")
-    assert found["names"] == ["github", "json", "jsonl", "junit", "markdown", "sarif", "table"]
+    assert found["names"] == ["github", "html", "json", "jsonl", "junit", "markdown", "sarif", "table"]
     assert found["before"] == []
     assert found["after"] == ["engine.formats.junit"]
 
@@ -150,7 +150,7 @@ def test_a_format_registered_under_a_builtin_name_keeps_it():
         "        return 'mine'\n"
         "formats.get('markdown')\n"
         "print(json.dumps([type(formats.get('table')).__name__, formats.names()]))")
-    assert found == ["Mine", ["github", "json", "jsonl", "junit", "markdown", "sarif", "table"]]
+    assert found == ["Mine", ["github", "html", "json", "jsonl", "junit", "markdown", "sarif", "table"]]
 
 
 def test_a_builtin_format_comes_back_when_its_replacement_is_removed():

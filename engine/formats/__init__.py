@@ -282,5 +282,5 @@ _BUILTIN = {"json": ("json_format", "JsonFormat"), "junit": ("junit", "JunitForm
             "jsonl": ("jsonl", "JsonlFormat"),
             "markdown": ("markdown", "MarkdownFormat"), "sarif": ("sarif", "SarifFormat"),
             "table": ("table", "TableFormat"),
-            "github": ("github", "GithubFormat")}
+            "github": ("github", "GithubFormat"), "html": ("html", "HtmlFormat")}
 _BUILTIN_MODULES = frozenset(f"{__name__}.{module}" for module, _ in _BUILTIN.values())
