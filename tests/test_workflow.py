@@ -27,9 +27,14 @@ from engine.review.waivers import apply_waivers, load_waivers
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(f"cases/{p.name}" for p in (ROOT / "cases").glob("*.yaml"))
 ALLY = "cases/ally-trims-exercises.yaml"
+# its risks, most severe first: CREDIBILITY (critical), DEEP_CUT (high), DD-TRA-005 (low) and
+# DD-ALL-001 (info)
+CREDIBILITY = ("DD-COM-022:northern-alliance/presence_abroad+forward-presence"
+               "+northern-alliance/joint_exercises+multinational-exercises")
+DEEP_CUT = "DD-COM-014:northern-alliance/joint_exercises+multinational-exercises"
 BALANCED = "cases/balanced-partner.yaml"
-ONE_HIGH = "cases/nominal-rise-real-cut.yaml"     # exactly one risk at or above high
-ONE_HIGH_ID = "DD-BUR-002:southern-alliance"
+ONE_HIGH = "cases/peacekeeping-drawdown.yaml"     # exactly one risk at or above high
+ONE_HIGH_ID = "DD-COM-014:un-stabilisation-mission/peacekeeping+un-mission-contingent"
 TODAY = datetime.date(2027, 3, 15)
 
 
@@ -111,12 +116,13 @@ def test_the_table_says_what_is_waived_and_why_the_gate_passes(tmp_path):
 
 def test_a_waiver_by_rule_and_subjects(tmp_path):
     report = as_json(ONE_HIGH, "--waivers", waivers_file(
-        tmp_path, waiver(None, rule="DD-BUR-002", subjects="[southern-alliance]")))
+        tmp_path, waiver(None, rule="DD-COM-014",
+                         subjects="[un-mission-contingent, un-stabilisation-mission]")))
     assert [f["id"] for f in report["findings"] if f["waived"]] == [ONE_HIGH_ID]
     wrong = as_json(ONE_HIGH, "--waivers", waivers_file(
-        tmp_path, waiver(None, rule="DD-BUR-002", subjects="[northern-alliance]")))
+        tmp_path, waiver(None, rule="DD-COM-014", subjects="[un-stabilisation-mission]")))
     assert not any(f["waived"] for f in wrong["findings"])
-    assert [w["rule"] for w in wrong["waivers"]["stale"]] == ["DD-BUR-002"]
+    assert [w["rule"] for w in wrong["waivers"]["stale"]] == ["DD-COM-014"]
 
 
 def test_a_waiver_for_another_case_is_left_out(tmp_path):
@@ -267,36 +273,36 @@ def test_an_unchanged_case_against_its_own_report_passes_the_gate(tmp_path):
 def test_known_new_worse_and_resolved(tmp_path):
     def edit(report):
         findings = report["findings"]
-        findings[:] = [f for f in findings if f["id"] != "DD-ENG-003:multinational-exercises"]
+        findings[:] = [f for f in findings if f["id"] != DEEP_CUT]
         for f in findings:
-            if f["id"] == "DD-BUR-002:northern-alliance":
-                f["severity"] = "medium"     # now high: worse
-            if f["id"] == "DD-PRE-002:forward-presence":
-                f["severity"] = "high"       # now medium: better, so known
+            if f["id"] == CREDIBILITY:
+                f["severity"] = "high"       # now critical: worse
+            if f["id"] == "DD-TRA-005":
+                f["severity"] = "medium"     # now low: better, so known
         findings.append({**findings[0], "id": "DD-GONE-001:old-line", "rule": "DD-GONE-001"})
 
     path, _ = edited_baseline(tmp_path, edit=edit)
     result = run("assess", ALLY, "--baseline", path, "--format", "json")
     assert (result.exit_code, result.stderr) == (1, "")
     info = json.loads(result.stdout)["baseline"]
-    assert info["new"] == ["DD-ENG-003:multinational-exercises"]
-    assert info["worse"] == ["DD-BUR-002:northern-alliance"]
+    assert info["new"] == [DEEP_CUT]
+    assert info["worse"] == [CREDIBILITY]
     assert info["resolved"] == ["DD-GONE-001:old-line"]
-    assert "DD-PRE-002:forward-presence" in info["known"]
-    assert len(info["known"]) == 8
+    assert "DD-TRA-005" in info["known"]
+    assert len(info["known"]) == 2
     table = run("assess", ALLY, "--baseline", path)
-    assert "8 known, 1 new, 1 worse, 1 resolved" in table.stdout
+    assert "2 known, 1 new, 1 worse, 1 resolved" in table.stdout
     rows = {line.split()[0]: line for line in table.stdout.splitlines()
             if line.startswith("  ") and line.split()[0] in ("new", "worse", "resolved")}
-    assert "DD-ENG-003:multinational-exercises (high)" in rows["new"]
+    assert f"{DEEP_CUT} (high)" in rows["new"]
     assert "DD-GONE-001:old-line" in rows["resolved"]
-    assert "Gate (--fail-on high): FAIL (2 of 5" in table.stdout
+    assert "Gate (--fail-on high): FAIL (2 of 2" in table.stdout
 
 
 @pytest.mark.parametrize("edit, fail_on, status", [
     (None, "high", 0),
-    (lambda f: f.pop(), "high", 0),                      # a low risk is new: below high
-    (lambda f: f.pop(), "low", 1),
+    (lambda f: f.pop(2), "high", 0),                     # a low risk is new: below high
+    (lambda f: f.pop(2), "low", 1),
     (lambda f: f.pop(1), "high", 1),                     # a high risk is new
     (lambda f: f[0].update(severity="high"), "high", 1),  # critical was high: worse
     (lambda f: f[0].update(severity="high"), "critical", 1),
@@ -329,7 +335,7 @@ def test_a_baseline_array_is_matched_by_case_id(tmp_path):
     assert one_high["baseline"]["new"] == [f["id"] for f in one_high["findings"]
                                            if f["kind"] == "risk"]
     table = run("assess", ONE_HIGH, "--baseline", path)
-    assert "has no report of case country-t-fy2026, so every risk is new" in table.stdout
+    assert "has no report of case country-m-fy2026, so every risk is new" in table.stdout
 
 
 def test_waivers_and_a_baseline_together(tmp_path):
@@ -459,7 +465,7 @@ def test_a_batch_ends_with_a_summary_table(tmp_path):
     assert lines[head].split() == ["case", "verdict", "gate", "critical", "high", "medium",
                                    "low", "info", "strengths"]
     rows = [l.split() for l in lines[head + 2:head + 5]]
-    assert rows[0] == [ALLY, "fail", "fail", "1", "4", "2", "3", "0", "3"]
+    assert rows[0] == [ALLY, "fail", "fail", "1", "1", "0", "1", "1", "3"]
     assert rows[1][:3] == [str(bad), "invalid", "-"]
     assert rows[2] == [BALANCED, "pass", "pass", "0", "0", "0", "0", "0", "8"]
     assert lines[head + 5].startswith("Batch: INVALID (3 cases: 1 of 2 assessed fail")
