@@ -363,6 +363,11 @@ class CompiledPack:
                 return
             try:
                 fire(matched, outcome, self._by_engine)
+            except ex.ExprError as exc:
+                # a value of this case that an expression of the rule cannot take (round()
+                # to a case's number of decimals, say): the case is refused, naming the rule
+                outcome.errors.append(CaseError(f"rule {rule.id} cannot compute its values "
+                                                f"for this case: {exc.message}"))
             except Exception:  # recorded and raised after the run (never swallowed)
                 outcome.errors.append(f"rule {rule.id}: {traceback.format_exc()}")
         return run
@@ -461,6 +466,8 @@ class CompiledPack:
                         "the rule engine dropped a fact of this case although no two of its "
                         "ids hash alike; the case cannot be assessed reliably") from None
         if outcome.errors:
+            if isinstance(outcome.errors[0], CaseError):
+                raise outcome.errors[0]
             raise EngineFailure(outcome.errors[0])
         if outcome.overflow:
             raise CaseError(f"the case yields more than {MAX_RESULTS:,} findings and derived "

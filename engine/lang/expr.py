@@ -21,8 +21,13 @@ import re
 from dataclasses import dataclass
 
 MAX_EXPRESSION_CHARS = 2000
-MAX_EXPRESSION_DEPTH = 32
+MAX_EXPRESSION_DEPTH = 32    # parentheses, 'not', '-' and calls inside one another
+MAX_OPERATIONS = 100         # operations applied to one value (a + b + c ... is a chain)
+MAX_ROUND_DECIMALS = 15      # round(x, n): n from -15 to 15 (amounts are at most 1e15)
+BIG_INT = 2 ** 63            # whole numbers beyond this are computed as floats
 FUNCTIONS = {"exists": 1, "abs": 1, "min": None, "max": None, "round": None}
+ARITY = {"exists": (1, 1), "abs": (1, 1), "min": (1, None), "max": (1, None),
+         "round": (1, 2)}
 
 
 class ExprError(Exception):
@@ -302,10 +307,10 @@ class _Parser:
                         args.append(self.or_())
                     self.depth -= 1
                     self.expect(")")
-                arity = FUNCTIONS[tok.text]
-                if (arity is not None and len(args) != arity) or not args:
-                    raise ExprError(f"{tok.text}() takes {arity or 'at least one'} "
-                                    f"argument{'s' * ((arity or 2) != 1)}", tok.offset)
+                try:
+                    check_call(tok.text, args)
+                except ExprError as exc:
+                    raise ExprError(exc.message, tok.offset) from None
                 return Call(tok.offset, tok.text, tuple(args))
             return Ref(tok.offset, tuple(tok.text.split(".")))
         if tok.kind == "op" and tok.text == "(":
@@ -338,7 +343,46 @@ def parse(text: str) -> Node:
         raise ExprError(f"expression is longer than {MAX_EXPRESSION_CHARS} characters")
     if not text.strip():
         raise ExprError("the expression is empty")
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    _check_depth(node)
+    return node
+
+
+def _check_depth(root: Node) -> None:
+    """Every reader of an expression walks its tree recursively: a chain of operations
+    (`1+1+1...`, each one inside the next) deeper than MAX_OPERATIONS is refused here,
+    where the tree is walked without recursion."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_OPERATIONS:
+            raise ExprError(f"expression chains more than {MAX_OPERATIONS} operations one "
+                            "inside another; compute part of it in a 'let' or a 'derive' "
+                            "rule", node.offset)
+        stack.extend((child, depth + 1) for child in children(node))
+
+
+def check_call(name: str, args: list) -> None:
+    """The arguments a function accepts: how many, and for round() how many decimals
+    (round(x, -10**15) would compute a number of a quadrillion digits)."""
+    least, most = ARITY[name]
+    if len(args) < least or (most is not None and len(args) > most):
+        count = f"{least}" if least == most else f"{least} to {most}" if most else \
+            f"at least {least}"
+        raise ExprError(f"{name}() takes {count} argument{'s' * (count != '1')}, found "
+                        f"{len(args)}")
+
+
+def round_decimals(value) -> int:
+    """round()'s number of decimals, checked: a whole number from -15 to 15."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or value != value or value in (float("inf"), float("-inf")) \
+            or value != int(value) or abs(value) > MAX_ROUND_DECIMALS:
+        shown = value if not isinstance(value, int) or abs(value) < 10 ** 30 else \
+            f"a number of {len(str(abs(value) // 10 ** 30)) + 30} digits"
+        raise ExprError(f"round() rounds to a whole number of decimals from "
+                        f"-{MAX_ROUND_DECIMALS} to {MAX_ROUND_DECIMALS}, found {shown}")
+    return int(value)
 
 
 # --- evaluation of computed values ----------------------------------------------------------
@@ -373,13 +417,9 @@ def evaluate(node: Node, lookup, params: dict):
         right = evaluate(node.right, lookup, params)
         if left is MISSING or right is MISSING:
             return MISSING
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        return MISSING if right == 0 else left / right
+        if node.op == "/" and right == 0:
+            return MISSING
+        return _arithmetic(node.op, left, right)
     if isinstance(node, Compare):
         left = evaluate(node.left, lookup, params)
         right = evaluate(node.right, lookup, params)
@@ -409,8 +449,40 @@ def evaluate(node: Node, lookup, params: dict):
         if node.name == "max":
             return max(args)
         if node.name == "round":
-            return round(args[0], int(args[1]) if len(args) > 1 else 0)
+            value = args[0]
+            if isinstance(value, float) and value != value or value in (
+                    float("inf"), float("-inf")):
+                return value   # round(inf) has no whole value; it stays as it is
+            return _bounded(round(value, round_decimals(args[1]) if len(args) > 1 else 0))
     raise ExprError(f"cannot evaluate {type(node).__name__}", node.offset)
+
+
+def _arithmetic(op: str, left, right):
+    """+ - * / as floats once a whole number grows past BIG_INT, so that no chain of
+    operations makes a number of thousands of digits (or fails turning one into a float:
+    Python refuses a quotient of huge whole numbers); a float too large becomes infinite,
+    which no comparison passes and no field keeps."""
+    if (type(left) is int and abs(left) > BIG_INT) or (type(right) is int
+                                                       and abs(right) > BIG_INT):
+        left, right = _float(left), _float(right)
+    if op == "+":
+        return _bounded(left + right)
+    if op == "-":
+        return _bounded(left - right)
+    if op == "*":
+        return _bounded(left * right)
+    return left / right
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _bounded(value):
+    return _float(value) if type(value) is int and abs(value) > BIG_INT else value
 
 
 def unparse(node: Node) -> str:

@@ -45,7 +45,10 @@ Prose = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 
 
-ParamValue = (bool | int | Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+# numbers within what a case's amounts may be: a parameter of thousands of digits would
+# only ever overflow
+ParamValue = (bool | Annotated[int, Field(ge=-10**15, le=10**15)]
+              | Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
               | str | list[str])
 
 

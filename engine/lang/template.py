@@ -5,6 +5,7 @@ as an attribute, so a pack cannot reach anything but the values a rule matched.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -91,7 +92,9 @@ class Template:
                 out.append(part)
                 continue
             value = lookup(part.name)
-            if value is MISSING or value is None:
+            # a value that overflowed (infinite, or not a number) says nothing either
+            if value is MISSING or value is None or (type(value) is float
+                                                     and not math.isfinite(value)):
                 out.append("n/a")
                 continue
             for name in part.filters:

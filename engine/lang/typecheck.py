@@ -192,6 +192,8 @@ class _Checker:
             for arg in node.args:
                 if t(arg) != "number":
                     raise at.error(f"{node.name}() needs numbers", arg.offset)
+            if node.name == "round" and len(node.args) == 2:
+                self._check_decimals(node.args[1], at)
             return "number"
         if isinstance(node, ex.Compare):
             left, right = t(node.left), t(node.right)
@@ -246,6 +248,23 @@ class _Checker:
             if value not in allowed:
                 raise at.error(f"'{value}'{origin} is not a {what}"
                                f"{did_you_mean(value, allowed)}", offset)
+
+    def _check_decimals(self, node: ex.Node, at: Where):
+        """round()'s decimals, when they do not depend on a fact, are checked here, for
+        every value a parameter takes (the case's values are checked as rules run)."""
+        if any(isinstance(n, ex.Ref) for n in ex.walk(node)):
+            return
+        specs = {n.name: self._params[n.name] for n in ex.walk(node)
+                 if isinstance(n, ex.Param) and n.name in self._params}
+        choices = [{name: spec.value for name, spec in specs.items()}]
+        for name, spec in specs.items():
+            for dated in getattr(spec, "by_year", None) or ():
+                choices.append({**choices[0], name: dated.value})
+        for values in choices:
+            try:
+                ex.round_decimals(ex.evaluate(node, lambda parts: ex.MISSING, values))
+            except ex.ExprError as exc:
+                raise at.error(exc.message, node.offset) from None
 
     def _param_value(self, node: ex.Param):
         spec = self._params.get(node.name)
