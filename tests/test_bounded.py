@@ -118,6 +118,7 @@ class Input:
     build: Callable[[Path], None] | None = None
     slow: bool = False                       # started first, so that the pool ends together
     statuses: tuple[int, ...] = (2,)         # valid input may also be assessed (0 or 1)
+    lines: int = 1                           # a case file with several problems: one each
 
 
 def _corpus_args(key: str) -> Callable[[Path], list[str]]:
@@ -141,7 +142,8 @@ def _corpus() -> dict[str, Input]:
         build = None
         if key in GENERATED:
             build = GENERATED[key]
-        inputs[key] = Input(_corpus_args(key), spec["words"], build)
+        inputs[key] = Input(_corpus_args(key), spec["words"], build,
+                            lines=spec.get("lines", 1))
     return inputs
 
 
@@ -312,7 +314,8 @@ def test_bad_input_fails_fast_and_small(key, outcomes):
     if out.status != 2:
         return  # assessed within the bounds: that is an answer too
     assert out.stdout == ""
-    assert out.stderr.startswith("diplo: error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("diplo: error: "), out.stderr
+    assert out.stderr.count("\n") == INPUTS[key].lines, out.stderr
     missing = [w for w in INPUTS[key].words if w.lower() not in out.stderr.lower()]
     assert not missing, f"{missing} not in: {out.stderr}"
 
