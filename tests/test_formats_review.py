@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(f"cases/{p.name}" for p in (ROOT / "cases").glob("*.yaml"))
 ALLY = "cases/ally-trims-exercises.yaml"
 BALANCED = "cases/balanced-partner.yaml"
+# a case whose risks have each kind of location: a line item, a commitment, a field
+CRISIS = "cases/no-crisis-reserve.yaml"
+TREATY = "DD-COM-010:country-q-mutual-defence-treaty/joint_exercises+bilateral-exercises"
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json")
                           .read_text(encoding="utf-8"))
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note",
@@ -109,26 +112,26 @@ def test_sarif_of_every_example_validates_and_has_one_result_per_risk(case):
 
 
 def test_sarif_results_point_at_the_subject_line_item_or_commitment():
-    log = json.loads(assess_as("sarif", ALLY))
+    log = json.loads(assess_as("sarif", CRISIS))
     results = {r["properties"]["finding"]: r for r in log["runs"][0]["results"]}
 
     def region(finding_id):
         return results[finding_id]["locations"][0]["physicalLocation"]["region"]
 
-    line, column = line_of(ALLY, "id: multinational-exercises")
-    deep_cut = results["DD-ENG-003:multinational-exercises"]
-    assert (deep_cut["ruleId"], deep_cut["level"]) == ("defense-diplomacy/DD-ENG-003", "error")
-    assert region("DD-ENG-003:multinational-exercises") == {"startLine": line,
+    line, column = line_of(CRISIS, "id: standby-force-readiness")
+    cut = results["DD-CRI-004:standby-force-readiness"]
+    assert (cut["ruleId"], cut["level"]) == ("defense-diplomacy/DD-CRI-004", "error")
+    assert region("DD-CRI-004:standby-force-readiness") == {"startLine": line,
                                                             "startColumn": column}
     # a commitment as first subject
-    line, column = line_of(ALLY, "id: northern-alliance")
-    assert region("DD-BUR-002:northern-alliance") == {"startLine": line, "startColumn": column}
+    line, column = line_of(CRISIS, "id: country-q-mutual-defence-treaty")
+    assert region(TREATY) == {"startLine": line, "startColumn": column}
     # no subject: the field the finding read
-    line, column = line_of(ALLY, "external_audit:")
-    assert region("DD-TRA-005") == {"startLine": line, "startColumn": column}
-    # medium and low risks
-    assert results["DD-PRE-002:forward-presence"]["level"] == "warning"
-    assert results["DD-ALL-001"]["level"] == "note"
+    line, column = line_of(CRISIS, "audit_reports_published:")
+    assert region("DD-TRA-006") == {"startLine": line, "startColumn": column}
+    # medium and info risks
+    assert results[TREATY]["level"] == "warning"
+    assert results["DD-ALI-022"]["level"] == "note"
 
 
 def test_sarif_strengths_are_not_results_and_the_run_counts_them():
@@ -154,17 +157,17 @@ def test_sarif_of_several_cases_is_one_run_and_the_same_bytes_every_time():
 
 
 def test_sarif_of_a_json_case_at_an_absolute_path_with_a_space(tmp_path):
-    data = yaml.safe_load(Path(ALLY).read_text(encoding="utf-8"))
-    path = tmp_path / "my cases" / "ally.json"
+    data = yaml.safe_load(Path(CRISIS).read_text(encoding="utf-8"))
+    path = tmp_path / "my cases" / "crisis.json"
     path.parent.mkdir()
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     log = json.loads(assess_as("sarif", str(path)))
     assert sarif_errors(log) == []
     results = {r["properties"]["finding"]: r for r in log["runs"][0]["results"]}
-    physical = results["DD-ENG-003:multinational-exercises"]["locations"][0]["physicalLocation"]
+    physical = results["DD-CRI-004:standby-force-readiness"]["locations"][0]["physicalLocation"]
     assert physical["artifactLocation"]["uri"] == path.as_uri()
     assert "%20" in physical["artifactLocation"]["uri"]
-    line, column = line_of(str(path), '"id": "multinational-exercises"')
+    line, column = line_of(str(path), '"id": "standby-force-readiness"')
     # the JSON object that holds the line item starts on the line above its id, at its brace
     assert physical["region"]["startLine"] == line - 1
 
@@ -225,7 +228,7 @@ def test_junit_read_back_by_junitparser_fails_the_rules_at_or_above_fail_on(fail
     reports = report_of(ALLY, BALANCED)
     assert [s.name for s in suites] == [r["case"]["id"] for r in reports]
     expected = [failing_rules(r, fail_on) for r in reports]
-    assert [len(e) for e in expected] == ([4, 0] if fail_on == "high" else [1, 0])
+    assert [len(e) for e in expected] == ([2, 0] if fail_on == "high" else [1, 0])
     for suite, rep, failing in zip(suites, reports, expected):
         cases = list(suite)
         assert [c.name for c in cases] == reporting_rules()
@@ -254,10 +257,10 @@ def test_junit_strengths_never_fail_and_lower_risks_pass_with_their_findings_sho
     assert strengths <= set(passed)
     assert all(passed[name].system_out for name in strengths)
     assert ally.failures == len(failing_rules(report_of(ALLY)[0], "info"))
-    # at --fail-on high, the medium risk passes and says so
+    # at --fail-on high, the low risk passes and says so
     xml = JUnitXml.fromstring(assess_as("junit", ALLY))
-    medium = next(c for c in next(iter(xml)) if c.name == "DD-PRE-002")
-    assert medium.is_passed and "DD-PRE-002:forward-presence" in medium.system_out
+    low = next(c for c in next(iter(xml)) if c.name == "DD-TRA-005")
+    assert low.is_passed and "[low] DD-TRA-005: " in low.system_out
 
 
 def test_junit_is_the_same_bytes_every_time_and_has_no_timestamp():
@@ -513,7 +516,8 @@ def test_the_output_formats_documentation_shows_real_output():
     sarif_excerpt = section.split("```json\n")[1].split("    ...")[0]
     log = json.loads(assess_as("sarif", ALLY))
     (result,) = [r for r in log["runs"][0]["results"]
-                 if r["properties"]["finding"] == "DD-ENG-003:multinational-exercises"]
+                 if r["properties"]["finding"] ==
+                 "DD-COM-014:northern-alliance/joint_exercises+multinational-exercises"]
     assert json.dumps(result, indent=2, ensure_ascii=False).startswith(sarif_excerpt.rstrip())
     junit = assess_as("junit", ALLY, "--fail-on", "critical")
     xml_excerpt = section.split("```xml\n")[1].split("    ...")[0]
