@@ -135,7 +135,7 @@ def display_path(path: str | Path) -> str:
     absolute = Path(os.path.abspath(Path(path).expanduser()))
     try:
         return os.path.relpath(absolute.resolve(), Path.cwd().resolve())
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):   # RuntimeError: a link loop (Python 3.11)
         return str(absolute)
 
 

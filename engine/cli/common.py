@@ -22,12 +22,26 @@ CASE_SUFFIXES = (".yaml", ".yml", ".json")
 GLOB = re.compile(r"[*?[]")
 
 
+# a message's own line breaks become spaces; any other character that some reader takes
+# for the end of a line (\v, \f, \x1c-\x1e, \x85, U+2028, U+2029: str.splitlines does) or
+# that a terminal acts on (escape sequences) is shown as an escape, as it may come from a
+# file that is echoed (a key, a value)
+_BREAKS = re.compile(r"\s*(?:\r\n|[\r\n])\s*")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Text that prints as exactly one line on any terminal and for any line reader."""
+    text = _BREAKS.sub(" ", text.strip())
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                       else f"\\u{ord(m.group()):04x}", text)
+
+
 def print_error(message: str | DiploError) -> None:
     # one line per error, always: scripts read a line of stderr as the whole error; an error
     # of several problems (every problem of a case file) is a line per problem
     for line in message.lines() if isinstance(message, DiploError) else [message]:
-        line = re.sub(r"\s*[\r\n]+\s*", " ", line.strip())
-        click.echo(f"diplo: error: {line}", err=True)
+        click.echo(f"diplo: error: {one_line(line)}", err=True)
 
 
 def print_problems(entry) -> None:
@@ -42,7 +56,7 @@ def print_problems(entry) -> None:
             where = report.case.source or report.case.id
             if warning.line is not None:
                 where += f":{warning.line}:{warning.column}"
-            text = re.sub(r"\s*[\r\n]+\s*", " ", f"{where}: {warning.path}: {warning.message}")
+            text = one_line(f"{where}: {warning.path}: {warning.message}")
             click.echo(f"diplo: warning: {text}", err=True)
 
 
@@ -152,7 +166,8 @@ class Guarded(click.Group):
             sys.exit(130)
         except Exception as exc:  # a bug: say so, never dress it up as bad input
             detail = traceback.format_exc(limit=-3).strip().splitlines()
-            click.echo(f"diplo: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(f"diplo: internal error: {type(exc).__name__}: {one_line(str(exc))}",
+                       err=True)
             click.echo("This is a bug in diplo, not a problem with your input. Please report "
                        "it with the command you ran and the files it read.", err=True)
             if detail:

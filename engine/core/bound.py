@@ -221,8 +221,12 @@ def _message(total: int, worst, facts) -> str:
                 origins.append(f"{len(mine):,} {noun} ({_listed(mine)})")
         text = f"up to {count:,} {pattern.kind} facts"
         described.append(text + (f" from {' and '.join(origins)}" if origins else ""))
-    joined = " with ".join(described) if len(described) <= 2 else \
-        ", ".join(described[:-1]) + " and " + described[-1]
+    if len(described) == 2 and described[0] == described[1]:
+        joined = f"{described[0]} with one another"
+    elif len(described) <= 2:
+        joined = " with ".join(described)
+    else:
+        joined = ", ".join(described[:-1]) + " and " + described[-1]
     return (f"the case could make the rules try up to {total:,} combinations of facts, more "
             f"than the limit of {MAX_MATCHES:,} (counted before assessing); the most come "
             f"from rule {rule.id}, which could pair {joined}. Split the case into smaller "

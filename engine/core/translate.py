@@ -390,8 +390,9 @@ def _network_error(limit: NetworkLimit, rule: Rule):
     if limit.what == "stack":
         kind, _, tests = where.partition(" where ")
         after = f" after {tests}" if tests else ""
+        article = "an" if kind[:1] in "aeiou" else "a"
         return rule.at.error(
-            f"rules {rules} make more than {limit.limit} tests on a {kind} fact side by "
+            f"rules {rules} make more than {limit.limit} tests on {article} {kind} fact side by "
             f"side{after}, and one fact could pass them all at once; the engine cannot "
             f"follow more than {limit.limit} at a time. Derive a value once (a band, a flag) "
             "and test that, or give these rules a more specific first test")

@@ -11,24 +11,59 @@ from ..errors import ConfigError
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
+MAX_INT_DIGITS = 30   # as in YAML and JSON (engine.inputs.source)
+_LONG_NUMBER = re.compile(rf"[-+]?[0-9][0-9_]{{{MAX_INT_DIGITS},}}")
+
+
 def parse_toml(text: str, name: str) -> dict:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        at = _TOML_AT.search(message)
-        line = column = None
-        if at:
-            line, column = int(at.group(1)), int(at.group(2))
-            message = message[:at.start()]
-        elif message.endswith("(at end of document)"):
-            message = message.removesuffix("(at end of document)").strip() + " at the end"
-            line = text.count("\n") + (0 if text.endswith("\n") else 1) or 1
-        message = message.rstrip(". ")
-        raise ConfigError(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=name,
-                          line=line, column=column) from None
+        data = tomllib.loads(text)
+    except ValueError as exc:
+        if isinstance(exc, tomllib.TOMLDecodeError):
+            raise _syntax_error(exc, text, name) from None
+        # tomllib converts integers with int(), which refuses thousands of digits
+        raise _long_number(text, name) from None
     except RecursionError:
         raise ConfigError("invalid TOML: nested too deeply", file=name) from None
+    if _has_long_int(data):
+        raise _long_number(text, name)
+    return data
+
+
+def _has_long_int(value) -> bool:
+    if isinstance(value, dict):
+        return any(_has_long_int(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_long_int(v) for v in value)
+    return type(value) is int and abs(value) >= 10 ** MAX_INT_DIGITS
+
+
+def _long_number(text: str, name: str) -> ConfigError:
+    """An integer of more digits than any setting takes, located without echoing it."""
+    found = _LONG_NUMBER.search(text)
+    if found is None:
+        return ConfigError(f"a number has more than {MAX_INT_DIGITS} digits; expected a "
+                           "number up to 1e15", file=name)
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return ConfigError(f"the number {found.group()[:20]}... has {len(found.group()):,} "
+                       "characters; expected a number up to 1e15", file=name, line=line,
+                       column=column)
+
+
+def _syntax_error(exc: Exception, text: str, name: str) -> ConfigError:
+    message = str(exc)
+    at = _TOML_AT.search(message)
+    line = column = None
+    if at:
+        line, column = int(at.group(1)), int(at.group(2))
+        message = message[:at.start()]
+    elif message.endswith("(at end of document)"):
+        message = message.removesuffix("(at end of document)").strip() + " at the end"
+        line = text.count("\n") + (0 if text.endswith("\n") else 1) or 1
+    message = message.rstrip(". ")
+    return ConfigError(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=name,
+                       line=line, column=column)
 
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
