@@ -313,6 +313,7 @@ def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> l
     a cycle is an error that names the rules in it."""
     state: dict[str, int] = {}
     order: list[Rule] = []
+    placed: set[int] = set()   # by identity: comparing rules field by field is quadratic work
     stack: list[Rule] = []
 
     def visit(kind: str):
@@ -331,7 +332,8 @@ def _derivation_order(rules: list[Rule], derived_by: dict[str, list[Rule]]) -> l
                 if pattern.kind in derived_by:
                     visit(pattern.kind)
             stack.pop()
-            if rule not in order:
+            if id(rule) not in placed:
+                placed.add(id(rule))
                 order.append(rule)
         state[kind] = 2
 
