@@ -344,3 +344,28 @@ def test_a_workbook_is_not_written_to_a_terminal(monkeypatch):
                                                      match="a workbook is not text"):
         export_command.callback(str(ROOT / "cases" / "balanced-partner.yaml"), "xlsx", None,
                                 False, (), ())
+
+
+def test_the_documentation_shows_real_output(tmp_path, monkeypatch):
+    """docs/spreadsheets.md: its CSV file and mapping give the YAML and the errors it shows."""
+    doc = (ROOT / "docs" / "spreadsheets.md").read_text()
+    blocks = re.findall(r"```(\w+)\n(.*?)```", doc, re.S)
+    mapping = next(body for lang, body in blocks if lang == "yaml" and "columns:" in body)
+    sheet = next(body for lang, body in blocks if lang == "text" and body.startswith("Code,"))
+    shown = next(body for lang, body in blocks if lang == "yaml" and "# Imported" in body)
+    monkeypatch.chdir(tmp_path)
+    Path("map.yaml").write_text(mapping)
+    Path("budget.csv").write_text(sheet)
+    status, out, err = run("import", "budget.csv", "--map", "map.yaml")
+    assert (status, err) == (0, "")
+    for line in shown.splitlines():
+        if line != "...":
+            assert line in out.splitlines(), line
+    errors = re.findall(r"^\$ diplo import budget\.csv --map map\.yaml\s+# (.*)\n(diplo: .*)$",
+                        doc, re.M)
+    assert len(errors) == 2
+    for how, expected in errors:
+        broken = sheet.replace("exercises,40,75", "exercises,n/a,75") if "n/a" in how \
+            else sheet.replace("Multinational exercises,40", "Multinational exercise,40")
+        Path("budget.csv").write_text(broken)
+        assert run("import", "budget.csv", "--map", "map.yaml")[2] == expected + "\n"

@@ -82,8 +82,11 @@ def proof(report: Report, case: Case, pack: PackSet, finding_id: str | None = No
                       because=[fact_node(b, 1) for b in f.because]) for f in findings]
 
 
-def render_proof(nodes: list[ProofNode]) -> str:
-    return "\n\n".join("\n".join(draw(node, _node_lines, lambda n: n.because))
+def render_proof(nodes: list[ProofNode], width: int | None = None) -> str:
+    """The proof trees as text, each line wrapped to `width` (the terminal's when not given;
+    not wrapped when there is none), its branches carried down to its continuation lines."""
+    from ..formats.terminal import fit_lines
+    return "\n\n".join("\n".join(fit_lines(draw(node, _node_lines, lambda n: n.because), width))
                        for node in nodes) + "\n"
 
 

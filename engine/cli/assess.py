@@ -146,6 +146,9 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
         if value is not None and value is not False:   # --max-chars 0 is given
             formats.require_option(format_name, name, flag)
             options[name] = value
+    if output:   # a file is not the terminal: no colour, and no width unless --width says
+        from ..formats.terminal import set_terminal
+        set_terminal(colour=False, width=click.get_current_context().meta.get("diplo.width"))
     waivers_file = settings.waivers_file()
     pack = settings.load_pack()
     skip = {Path(f).resolve() for f in (waivers_file, baseline_file, output) if f}

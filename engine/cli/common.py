@@ -70,6 +70,16 @@ def _remember(ctx, param, value):
     return value
 
 
+def _pack_names(ctx, param, incomplete):
+    from .complete import pack_names
+    return pack_names(ctx, param, incomplete)
+
+
+def _rule_ids(ctx, param, incomplete):
+    from .complete import rule_ids
+    return rule_ids(ctx, param, incomplete)
+
+
 def rule_options(func):
     """--select, --ignore, --disable and --severity. Their values go to the context, not to
     the command's arguments, and `settings_for` (so `load_packs`) picks them up: every command
@@ -79,7 +89,7 @@ def rule_options(func):
                         help="Report a rule's findings at this severity (info, low, medium, "
                              "high, critical) for this run (repeatable).")(func)
     func = click.option("--disable", multiple=True, metavar="RULE", expose_value=False,
-                        callback=_remember,
+                        callback=_remember, shell_complete=_rule_ids,
                         help="Leave a rule out for this run, by its exact id (repeatable).")(func)
     func = click.option("--ignore", multiple=True, metavar="SELECTOR", expose_value=False,
                         callback=_remember,
@@ -99,6 +109,7 @@ def pack_options(func):
     func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="Override a rule pack parameter for this run (repeatable).")(func)
     func = click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
+                        shell_complete=_pack_names,
                         help="A rule pack folder or installed pack name (repeatable; see "
                              "diplo pack list). Default: the defense-diplomacy pack.")(func)
     return func
@@ -129,9 +140,29 @@ def settings_for(**cli):
                               config_origin=origin)
 
 
+def _set_width(ctx, param, value):
+    ctx.meta["diplo.width"] = value
+    if value:
+        from ..formats.terminal import set_terminal
+        set_terminal(width=value)
+
+
+def width_option(func):
+    """--width N: the width text output fits (default: the terminal's, COLUMNS, or no limit
+    in a pipe)."""
+    return click.option("--width", type=click.IntRange(min=40), metavar="N",
+                        expose_value=False, callback=_set_width, is_eager=True,
+                        help="Fit tables and text to N columns (default: the terminal's "
+                             "width, or COLUMNS; no limit when the output is not a "
+                             "terminal).")(func)
+
+
 def format_option(default: str = "table"):
-    return click.option("--format", "format_name", type=click.Choice(formats.names()),
-                        default=default, show_default=True, help="Output format.")
+    def decorate(func):
+        func = click.option("--format", "format_name", type=click.Choice(formats.names()),
+                            default=default, show_default=True, help="Output format.")(func)
+        return width_option(func)
+    return decorate
 
 
 def load_packs(packs, params):
@@ -151,6 +182,13 @@ class Guarded(click.Group):
     """Turns diplo's own errors into one line and exit 2, and bugs into exit 3."""
 
     def invoke(self, ctx):
+        from ..formats.terminal import of_stream, using_terminal
+        with using_terminal(of_stream(sys.stdout)) as shown:
+            if shown.colour:
+                ctx.color = True    # click.echo keeps the colours, in a pipe too (FORCE_COLOR)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except DiploError as exc:

@@ -8,7 +8,7 @@ import click
 
 from ..errors import UsageError
 from ..model import SEVERITIES
-from .common import pack_options, settings_for
+from .common import pack_options, settings_for, width_option
 
 
 def where_from(settings) -> str:
@@ -35,6 +35,7 @@ def where_from(settings) -> str:
               default="table", show_default=True,
               help="How to print the settings (the format setting itself comes from the "
                    "configuration file).")
+@width_option
 @click.option("--check", is_flag=True,
               help="Also load the packs with these settings and read the waivers file, "
                    "so that a setting they refuse fails here (exit 2).")
@@ -71,8 +72,8 @@ def config(packs, params, fail_on, waivers_file, no_waivers, format_name, check)
             data["check"] = checked
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    from tabulate import tabulate
-    click.echo(where_from(settings))
-    click.echo(tabulate(settings.rows(), headers=("setting", "value", "source")))
+    from ..formats.terminal import fit_lines, fit_table
+    click.echo("\n".join(fit_lines([where_from(settings)])))
+    click.echo(fit_table(settings.rows(), ("setting", "value", "source"), wrap=(1, 2)))
     if checked:
         click.echo(f"Checked: {checked}.")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import click
 
-from .common import load_packs, pack_options
+from .common import _rule_ids, load_packs, pack_options, width_option
 
 
 @click.command()
 @click.argument("case", metavar="CASE")
 @click.argument("finding_id", required=False, metavar="[FINDING_ID]")
-@click.option("--rule", "rule_id", metavar="RULE_ID",
+@click.option("--rule", "rule_id", metavar="RULE_ID", shell_complete=_rule_ids,
               help="Say why this rule did or did not fire: which condition failed, and by "
                    "how much for a numeric one.")
 @click.option("--remedies", is_flag=True,
@@ -19,6 +19,7 @@ from .common import load_packs, pack_options
 @pack_options
 @click.option("--format", "format_name", type=click.Choice(["table", "json"]),
               default="table", show_default=True, help="Output format.")
+@width_option
 def explain(case, finding_id, rule_id, remedies, packs, params, format_name):
     """Explain the findings of CASE: each one's proof tree down to the case fields and
     parameters it used, with the guidance quoted at every rule."""
@@ -30,4 +31,5 @@ def explain(case, finding_id, rule_id, remedies, packs, params, format_name):
     if format_name == "json":
         click.echo(result.to_json(), nl=False)
     else:
-        click.echo(render_explanation(result), nl=False)
+        from ..formats.terminal import fit_text
+        click.echo(fit_text(render_explanation(result)), nl=False)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import UsageError
-from .common import EXIT_FAIL, EXIT_OK
+from .common import EXIT_FAIL, EXIT_OK, width_option
 
 
 @click.group("pack")
@@ -19,14 +19,14 @@ def pack_group():
 @pack_group.command("list")
 @click.option("--format", "format_name", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format.")
+@width_option
 def pack_list(format_name):
     """List every installed rule pack (diplo's own included): its name, the version its
     manifest declares, the pack it extends, the distribution that installs it and its folder.
 
     A pack listed here can be used by name: `diplo assess --pack NAME`. Python distributions
     register packs in the `diplo.packs` entry point group (`diplo docs writing-packs`)."""
-    from tabulate import tabulate
-
+    from ..formats.terminal import fit_table
     from ..lang.registry import available_packs
     listings = available_packs()
     if format_name == "json":
@@ -35,8 +35,8 @@ def pack_list(format_name):
     rows = [(item.name, item.version or "?", item.extends or "", item.origin,
              f"UNUSABLE: {item.problem}" if item.problem else item.folder)
             for item in listings]
-    click.echo(tabulate(rows, headers=("pack", "version", "extends", "installed by",
-                                       "folder")))
+    click.echo(fit_table(rows, ("pack", "version", "extends", "installed by", "folder"),
+                         drop=(3, 2), wrap=(4,)))
 
 
 @pack_group.command("lint")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import formats
-from .common import format_option, load_packs, pack_options
+from .common import _rule_ids, format_option, load_packs, pack_options, width_option
 
 
 @click.group()
@@ -23,7 +23,7 @@ def rules_list(packs, params, format_name):
 
 
 @rules.command("show")
-@click.argument("rule_id", metavar="RULE")
+@click.argument("rule_id", metavar="RULE", shell_complete=_rule_ids)
 @pack_options
 @format_option()
 def rules_show(rule_id, packs, params, format_name):
@@ -38,9 +38,10 @@ def rules_show(rule_id, packs, params, format_name):
 
 @rules.command("categories")
 @pack_options
+@width_option
 def rules_categories(packs, params):
     """List the categories that line items and commitments may use."""
-    from tabulate import tabulate
+    from ..formats.terminal import fit_table
     pack = load_packs(packs, params)
     rows = [(name, spec.group, spec.description) for name, spec in pack.categories.items()]
-    click.echo(tabulate(rows, headers=("category", "group", "description")))
+    click.echo(fit_table(rows, ("category", "group", "description"), wrap=(2,)))

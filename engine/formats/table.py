@@ -1,8 +1,6 @@
 """Readable tables for a terminal."""
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from ..model import SEVERITIES
 from . import (
     FINDING_HEADERS,
@@ -19,6 +17,7 @@ from . import (
     sweep_rows,
 )
 from .caveats import plain_lines
+from .terminal import fit_lines, fit_table, paint, terminal
 from .tree import proof_lines
 
 _ORDER = tuple(reversed(SEVERITIES))
@@ -37,7 +36,8 @@ def packs_text(packs) -> str:
 
 
 def verdict_line(report) -> str:
-    return f"Verdict: {summary_text(report.verdict, report.summary)} [{packs_text(report.packs)}]"
+    return (f"Verdict: {paint(summary_text(report.verdict, report.summary), report.verdict)} "
+            f"[{packs_text(report.packs)}]")
 
 
 def change_text(change) -> str:
@@ -84,38 +84,47 @@ class TableFormat:
             head = f"{case.title} ({case.id})"
             if case.source:
                 head += f"  {case.source}"
-            lines = [head]
+            lines = fit_lines([head])
             if not report.findings:
                 lines.append("No findings.")
             elif summary:
-                lines.append(tabulate(concern_rows(report), headers=SUMMARY_HEADERS,
-                                      disable_numparse=True))
+                rows = concern_rows(report)
+                if terminal().width is not None:   # narrow: let a concern wrap at its words
+                    rows = [(row[0].replace("_", " "), *row[1:]) for row in rows]
+                lines.append(fit_table(rows, SUMMARY_HEADERS, wrap=(0,)))
             else:
-                lines.append(tabulate(finding_rows(report), headers=FINDING_HEADERS,
-                                      disable_numparse=True))
+                rows = [(*row[:2], paint(row[2], row[2]), *row[3:])
+                        for row in finding_rows(report)]
+                # narrower than the terminal: the guidance section, subjects and concern go
+                # first (the details and `diplo explain` have them), then the title wraps;
+                # the number, id and severity always stay
+                lines.append(fit_table(rows, FINDING_HEADERS, drop=(6, 5, 3), wrap=(4,)))
                 explain = report.facts is not None
                 if details or explain:
                     lines.append("")
-                    lines += detail_lines(
+                    lines += fit_lines(detail_lines(
                         report, lambda id: f"[{id}]", details=details,
-                        tree=(lambda f: proof_lines(report, f)) if explain else None)
-            lines.append(verdict_line(report))
+                        tree=(lambda f: proof_lines(report, f)) if explain else None))
+            lines += fit_lines([verdict_line(report)])
             if report.near_misses is not None:
                 if summary:
                     lines.append(f"Near misses: {len(report.near_misses) or 'none'}")
                 else:
                     lines.append("Near misses:" + ("" if report.near_misses else " none"))
-                    lines += [f"  {n.message}" for n in report.near_misses]
-            lines += plain_lines(report, brief=summary)
+                    lines += fit_lines([f"  {n.message}"
+                                        for n in report.near_misses])
+            lines += fit_lines(plain_lines(report, brief=summary))
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) + "\n"
 
     def rules(self, rules) -> str:
-        return tabulate(rule_rows(rules), headers=RULE_HEADERS, disable_numparse=True) + "\n"
+        rows = [(*row[:2], paint(row[2], row[2]), *row[3:]) for row in rule_rows(rules)]
+        return fit_table(rows, RULE_HEADERS, drop=(6, 4, 5, 3, 1), wrap=(7,)) + "\n"
 
     def rule(self, detail) -> str:
         from .rule_text import rule_text
-        return rule_text(detail)
+        from .terminal import fit_text
+        return fit_text(rule_text(detail))
 
     def comparison(self, comparison) -> str:
         c = comparison
@@ -126,7 +135,7 @@ class TableFormat:
                 ("proposal", case_text(c.proposal) + (" (changed)" if c.edits or c.parameters
                                                        else ""),
                  summary_text(c.proposal_verdict, c.proposal_summary))]
-        lines.append(tabulate(rows, tablefmt="plain", disable_numparse=True))
+        lines.append(fit_table(rows, tablefmt="plain", wrap=(1, 2)))
         if c.edits:
             lines.append("What if: " + "; ".join(change_text(e) for e in c.edits))
         if c.parameters:
@@ -147,23 +156,25 @@ class TableFormat:
         lines.append("")
         lines.append(f"Unchanged: {c.unchanged} finding{'s' * (c.unchanged != 1)} "
                      f"[{packs_text(c.packs)}]")
-        return "\n".join(lines) + "\n"
+        return "\n".join(fit_lines(lines)) + "\n"
 
     def sweep(self, sweep) -> str:
         w = sweep
-        lines = [f"Sweep of {w.path} from {show_number(w.start)} to {show_number(w.stop)} in "
-                 f"{w.steps} step{'s' * (w.steps != 1)} ({original_text(w.original)})",
-                 f"{w.case.title} ({w.case.id})" + (f"  {w.case.source}" if w.case.source
-                                                   else "")]
+        lines = fit_lines([
+            f"Sweep of {w.path} from {show_number(w.start)} to "
+            f"{show_number(w.stop)} in {w.steps} step{'s' * (w.steps != 1)} "
+            f"({original_text(w.original)})",
+            f"{w.case.title} ({w.case.id})"
+            + (f"  {w.case.source}" if w.case.source else "")])
         headers = ["value"] + [str(i) for i in range(1, len(w.findings) + 1)] + ["verdict"]
         rows = sweep_rows(w)
         lines.append("")
-        lines.append(tabulate(rows, headers=headers, disable_numparse=True))
+        lines.append(fit_table(rows, headers, wrap=(len(headers) - 1,)))
         if w.findings:
             lines.append("")
             lines.append("Findings:")
-            lines.append(tabulate([(i, f.id, f.title) for i, f in enumerate(w.findings, 1)],
-                                  tablefmt="plain", disable_numparse=True))
+            lines += _plain_rows([(i, f.id, f.title)
+                                  for i, f in enumerate(w.findings, 1)])
         lines.append("")
         if w.switches:
             lines.append(f"Switches (by bisection, to within {show_number(w.tolerance)}):")
@@ -172,7 +183,17 @@ class TableFormat:
                      f"({show_severity(s.before)} at {show_number(s.last_before)}"
                      + ("" if s.exact else "; values in between make the case invalid")
                      + ")") for s in w.switches]
-            lines.append(tabulate(rows, tablefmt="plain", disable_numparse=True))
+            lines += _plain_rows(rows)
         else:
             lines.append("Switches: none between the steps")
         return "\n".join(lines) + "\n"
+
+
+def _plain_rows(rows) -> list[str]:
+    """Rows aligned in columns; on a terminal too narrow for that, each row as wrapped text
+    (ids too long for a column are better read whole)."""
+    text = fit_table(rows, tablefmt="plain", width=10 ** 6)
+    width = terminal().width
+    if width is None or all(len(line) <= width for line in text.splitlines()):
+        return text.splitlines()
+    return fit_lines(["  ".join(str(cell) for cell in row) for row in rows])

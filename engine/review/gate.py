@@ -227,8 +227,9 @@ def summary_table(batch: list[Entry], fail_on: str) -> str:
     last = (f"Batch: {gate} ({len(batch)} case{'s' * (len(batch) != 1)}: {failing} of "
             f"{assessed} assessed fail at --fail-on {fail_on}"
             + (f"; {invalid} invalid, see the errors" if invalid else "") + ")")
-    return (tabulate(rows, headers=headers + extra, disable_numparse=True) + "\n"
-            + last + "\n")
+    from ..formats.terminal import fit_lines, fit_table
+    return (fit_table(rows, headers + extra, wrap=(0,)) + "\n"
+            + "\n".join(fit_lines([last])) + "\n")
 
 
 # --- the output file ---------------------------------------------------------------------------
