@@ -567,7 +567,7 @@ def test_the_waivers_example_in_the_docs_is_a_valid_waivers_file(tmp_path):
     example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     loaded = load_waivers(write(tmp_path / "diplo-waivers.yaml", example))
     assert [w.spec.finding or w.spec.rule for w in loaded.items] == [
-        "DD-BUR-002:southern-alliance", "DD-COM-010"]
+        "DD-COM-014:un-stabilisation-mission/peacekeeping+un-mission-contingent", "DD-COM-014"]
 
 
 def test_the_table_format_renders_each_report_as_a_block_of_its_own():
