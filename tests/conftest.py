@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 import yaml
 
 from engine.model import Case
+
+# The command line keeps compiled packs in a cache (engine.core.cache): tests load packs
+# afresh, so that a pack (or a limit a test lowers) never answers for another test's.
+# tests/test_cache.py uses the cache, in a folder of its own. Worker processes inherit this.
+os.environ.setdefault("DIPLO_NO_CACHE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACK = ROOT / "rules" / "defense-diplomacy"

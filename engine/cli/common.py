@@ -106,6 +106,9 @@ def rule_options(func):
 
 def pack_options(func):
     func = rule_options(func)
+    func = click.option("--no-cache", is_flag=True, expose_value=False, callback=_remember,
+                        help="Load the packs afresh: neither read nor write the cache of "
+                             "compiled packs (diplo cache info).")(func)
     func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="Override a rule pack parameter for this run (repeatable).")(func)
     func = click.option("--pack", "packs", multiple=True, metavar="DIR|NAME",
@@ -128,8 +131,10 @@ def settings_for(**cli):
     (unless `diplo --no-config`), over the defaults. --select, --ignore, --disable and
     --severity are read from the context."""
     from ..config import effective_settings
+    from ..core import cache
     from ..core.run import parse_assignments, parse_params
     meta = click.get_current_context().meta
+    cache.enable(not meta.get("diplo.no_cache"))
     cli["params"] = parse_params(cli.get("params") or ())
     cli["disable"] = list(meta.get("diplo.disable") or ())
     cli["select"] = list(meta.get("diplo.select") or ())

@@ -192,7 +192,9 @@ class CompiledPack:
     """A PackSet compiled into durable rulesets (one, unless the engine's per-ruleset limits
     need more), ready to assess cases."""
 
-    def __init__(self, packset: PackSet):
+    def __init__(self, packset: PackSet, prepared: list | None = None):
+        """`prepared` is what `prepared` gave for the same packs (engine.core.cache): the
+        rules already translated, which then only need their actions."""
         self.packset = packset
         self.name = f"diplo_{next(_ruleset_names)}"
         self._lock = threading.Lock()
@@ -206,8 +208,17 @@ class CompiledPack:
         self._by_engine: dict = {}      # engine id -> record, for the actions
         self._leaked = 0
         self.host = _QuietHost()
-        self.shards = [self._shard(i, entries, kinds)
-                       for i, (entries, kinds) in enumerate(self._partition(packset))]
+        if prepared is None:
+            parts = self._partition(packset)
+            self.prepared = [({key: {k: v for k, v in entry.items() if k != "run"}
+                               for key, entry in entries.items()}, set(kinds))
+                             for entries, kinds in parts]
+        else:
+            self.prepared = prepared
+            parts = [({key: {**entry, "run": self._action(packset.rules[int(key[1:])])}
+                       for key, entry in entries.items()}, set(kinds))
+                     for entries, kinds in prepared]
+        self.shards = [self._shard(i, entries, kinds) for i, (entries, kinds) in enumerate(parts)]
         try:
             self.host.register_rulesets({shard.name: shard.definition for shard in self.shards})
         except Exception as exc:  # durable reports its own limits as bare codes

@@ -48,9 +48,8 @@ def load_pack(*specs: str | Path, params: dict | None = None,
     if not specs and not params and not disable and not severity and not select \
             and not ignore:
         return default_pack()
-    packset = loader.load_pack(*specs, params=params, disable=disable, severity=severity,
-                               select=select, ignore=ignore)
-    packset.compiled = CompiledPack(packset)
+    packset = _load_compiled(specs, {"params": params, "disable": disable,
+                                     "severity": severity, "select": select, "ignore": ignore})
     # what a worker process needs to load the same packs (a compiled pack cannot be sent);
     # a selection travels as the rules it disabled
     packset.origin = {"specs": tuple(str(spec) for spec in specs),
@@ -66,11 +65,41 @@ def default_pack() -> PackSet:
     global _default
     with _default_lock:
         if _default is None:
-            packset = loader.load_pack()
-            packset.compiled = CompiledPack(packset)
+            packset = _load_compiled((), {})
             packset.origin = {"specs": (), "params": {}, "disable": [], "severity": {}}
             _default = packset
         return _default
+
+
+def _load_compiled(specs: tuple, options: dict) -> PackSet:
+    """The packs loaded and compiled, or taken from the cache of compiled packs when it is
+    on (engine.core.cache) and holds them."""
+    import gc
+    # loading makes many objects and no garbage worth a collection: a collection in the
+    # middle walks every object the imports made, a third of the time of a load from cache
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_uncollected(specs, options)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load_uncollected(specs: tuple, options: dict) -> PackSet:
+    from . import cache
+    name = cache.key(specs, options) if cache.enabled else None
+    if name is not None:
+        found = cache.load(name)
+        if found is not None:
+            packset, prepared = found
+            packset.compiled = CompiledPack(packset, prepared)
+            return packset
+    packset = loader.load_pack(*specs, **options)
+    packset.compiled = CompiledPack(packset)
+    if name is not None:
+        cache.store(name, packset, packset.compiled.prepared)
+    return packset
 
 
 _variants_lock = threading.Lock()
