@@ -507,7 +507,7 @@ BROKEN = [
      ["expected one of", "the number 3"]),
     ("diplo.toml", 'fail-on = "urgent"\n', "1:11", "fail-on", ["expected one of", "urgent"]),
     ("diplo.toml", 'format = "jsn"\n', "1", "format",
-     ["expected one of github, json, jsonl, junit, markdown, sarif, table",
+     ["expected one of github, html, json, jsonl, junit, markdown, sarif, table",
       "did you mean 'json'"]),
     ("diplo.toml", 'packs = "defense-diplomacy"\n', "1", "packs", ["expected an array"]),
     ("diplo.toml", 'packs = ["defense-diplomacy", 3]\n', "1", "packs[1]",
