@@ -29,7 +29,9 @@ NOT_ON_ASSESS_PATH = [
     "engine.analysis.sweep", "engine.authoring.lint", "engine.authoring.scaffold",
     "engine.authoring.packtest", "engine.review.baseline", "engine.lang.registry",
     "engine.formats.json_format", "engine.formats.junit", "engine.formats.markdown",
-    "engine.formats.sarif",
+    "engine.formats.sarif", "engine.formats.html", "engine.formats.html_charts",
+    "engine.formats.html_figures", "engine.inputs.spreadsheet", "engine.inputs.sheets",
+    "engine.inputs.spreadsheet_out", "engine.cli.complete", "jinja2", "openpyxl",
     "multiprocessing", "concurrent.futures", "packaging", "xml.etree", "difflib",
     "jsonschema", "hypothesis", "pytest",
 ]
