@@ -1,7 +1,9 @@
-"""What `--jobs 2` gives on a batch: the speed-up of two processes over one, measured in the
-same run, with the reports checked identical.
+"""What `--jobs N` gives on a batch: the speed-up of N processes over one, measured in the
+same run, with the reports checked identical; and the same on a short batch (`--small`, 100
+cases), where starting workers must not make the batch slower than one process.
 
-    python bench/jobs.py [--cases 4000] [--seed 1] [--repeat 3] [--json FILE]
+    python bench/jobs.py [--cases 4000] [--small 100] [--jobs 2] [--seed 1] [--repeat 3]
+                         [--json FILE]
 
 The cases are generated as bench/bench.py generates them (the default pack), written as
 case files, and assessed with `engine.api.assess_files(paths, pack, jobs=N)`, the function
@@ -64,6 +66,9 @@ def timed(paths, pack, jobs: int) -> tuple[float, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=4000)
+    parser.add_argument("--small", type=int, default=100,
+                        help="the short batch: the first SMALL of the cases (0: none)")
+    parser.add_argument("--jobs", type=int, default=2, help="N for the batches in parallel")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", metavar="FILE")
@@ -77,25 +82,44 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(case.model_dump_json(exclude={"source"}), encoding="utf-8")
             paths.append(str(path))
         one, two, ceilings, identical = [], [], [], True
+        small_one, small_n = [], []
+        small = paths[:args.small] if args.small else []
         for _ in range(args.repeat):   # alternate, so that a change of load hits both
             ceilings.append(ceiling())
             seconds, serial = timed(paths, pack, 1)
             one.append(seconds)
-            seconds, parallel = timed(paths, pack, 2)
+            seconds, parallel = timed(paths, pack, args.jobs)
             two.append(seconds)
             identical = identical and serial == parallel
+            if small:
+                seconds, serial = timed(small, pack, 1)
+                small_one.append(seconds)
+                seconds, parallel = timed(small, pack, args.jobs)
+                small_n.append(seconds)
+                identical = identical and serial == parallel
             ceilings.append(ceiling())
     out = {
-        "machine": machine(), "cpus": os.cpu_count(),
+        "machine": machine(), "cpus": os.cpu_count(), "jobs": args.jobs,
         "cases": len(paths), "repeat": args.repeat,
         "one_process_s": round(statistics.median(one), 2),
-        "two_processes_s": round(statistics.median(two), 2),
+        "n_processes_s": round(statistics.median(two), 2),
         "speedup": round(statistics.median(a / b for a, b in zip(one, two)), 2),
         "machine_ceiling": round(statistics.median(ceilings), 2),
+    }
+    if small:
+        out.update({
+            "small_cases": len(small),
+            "small_one_process_s": round(statistics.median(small_one), 3),
+            "small_n_processes_s": round(statistics.median(small_n), 3),
+            # above 1: N processes were slower than one on the short batch
+            "small_n_over_one": round(statistics.median(b / a for a, b in
+                                                        zip(small_one, small_n)), 2),
+        })
+    out.update({
         "identical_reports": identical,
         "loadavg_start": [round(x, 2) for x in load_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-    }
+    })
     for key, value in out.items():
         if key != "machine":
             print(f"{key:<16} {value}")

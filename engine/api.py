@@ -75,8 +75,9 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
     file has no report. Without `on_error`, the first error is raised: a caller that does not
     ask about invalid files never gets a list that silently lacks one.
 
-    `jobs` above 1 assesses in that many worker processes, each of which loads the packs once;
-    the reports are the same as one at a time. The workers are spawned, so a script that calls
+    `jobs` above 1 assesses in that many processes (this one and `jobs` - 1 workers, each of
+    which loads the packs once; never more than there are files), 0 in one per CPU this
+    process may run on; the reports are the same as one at a time. The workers are spawned, so a script that calls
     this with `jobs` above 1 keeps its own work under `if __name__ == "__main__":`, as
     multiprocessing requires. `progress(done)` is called as files end.
     """
@@ -119,8 +120,9 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
     pack = pack or default_pack()
     paths = [str(path) for path in paths]
     options = {"explain": explain, "near_miss": near_miss, "strict": strict}
-    if jobs > 1 and len(paths) > 1 and STDIN not in paths:
-        yield from _assess_in_workers(paths, pack, min(jobs, len(paths)), options, progress)
+    jobs = processes_for(jobs, len(paths))
+    if jobs > 1 and STDIN not in paths:
+        yield from _assess_in_parallel(paths, pack, jobs, options, progress)
         return
     for done, path in enumerate(paths, 1):
         outcome = _assess_file(path, pack, options)
@@ -129,6 +131,60 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
         yield outcome
         if stop_at_error and outcome[1] is not None:
             return
+
+
+# What a worker costs before its first file (starting Python, importing diplo, loading the
+# packs), and the files this process assesses alone to time them: a batch starts workers
+# only when what is left of it would take this process longer than a worker takes to start
+WORKER_START_SECONDS = 1.0
+PROBE_FILES = 8
+
+
+def _assess_in_parallel(paths, pack, jobs, options, progress):
+    """A batch in `jobs` processes, unless it is too short for a worker to pay for its
+    start: then, as in one process, so that more processes are never slower than one."""
+    import time
+    spent = 0.0
+    head = paths[:PROBE_FILES]
+    for done, path in enumerate(head, 1):
+        started = time.perf_counter()
+        outcome = _assess_file(path, pack, options)
+        spent += time.perf_counter() - started
+        if progress is not None:
+            progress(done)
+        yield outcome
+    rest = paths[len(head):]
+    if not rest:
+        return
+    if len(rest) > 1 and spent / len(head) * len(rest) > WORKER_START_SECONDS:
+        yield from _assess_in_workers(
+            rest, pack, min(jobs, len(rest)), options,
+            None if progress is None else (lambda done: progress(len(head) + done)))
+        return
+    for done, path in enumerate(rest, len(head) + 1):
+        outcome = _assess_file(path, pack, options)
+        if progress is not None:
+            progress(done)
+        yield outcome
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the system has one (a container
+    or `taskset` may allow fewer than the machine has), else the machine's count."""
+    import os
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def processes_for(jobs: int, files: int) -> int:
+    """How many processes assess `files` files when `jobs` are asked for (0: one per CPU
+    this process may use): never more than there are files, since a process with no file
+    to assess would only cost its start-up."""
+    if jobs < 0:
+        raise UsageError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
+    return max(1, min(jobs or available_cpus(), files))
 
 
 def _assess_file(path: str, pack: PackSet, options: dict

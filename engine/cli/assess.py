@@ -103,7 +103,8 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
               help="An earlier JSON report (or array of reports): only risks new or more "
                    "severe than in it fail.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Assess in N worker processes (0: one per CPU); the output is the same.")
+              help="Assess in N processes (0: one per CPU this process may use; never more "
+                   "than there are cases); the output is the same.")
 @click.option("-o", "--output", metavar="FILE",
               help="Write the output to FILE (atomically) instead of standard output.")
 @click.option("--strict", is_flag=True,
@@ -185,7 +186,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
         with (contextlib.nullcontext() if live else progress_bar(len(paths))) as bar, \
                 contextlib.closing(iter_assess_each(
                     case_files, pack, explain=explain, near_miss=margin if near_miss else None,
-                    jobs=jobs or os.cpu_count() or 1,
+                    jobs=jobs,
                     progress=(lambda done: bar.update(done - bar.pos)) if bar else None,
                     strict=strict)) as outcomes:
             for item in items:

@@ -34,13 +34,20 @@ SUFFIX = ".pack"
 ENV_DIR = "DIPLO_CACHE_DIR"
 ENV_OFF = "DIPLO_NO_CACHE"
 
-enabled = False
+ENV_ON = "DIPLO_CACHE"   # set by enable(), so that the processes this one starts use it too
+
+enabled = bool(os.environ.get(ENV_ON)) and not os.environ.get(ENV_OFF)
 
 
 def enable(on: bool = True) -> None:
-    """Use the cache in this process (unless DIPLO_NO_CACHE is set to a non-empty value)."""
+    """Use the cache in this process and the processes it starts (worker processes of a
+    batch), unless DIPLO_NO_CACHE is set to a non-empty value."""
     global enabled
     enabled = bool(on) and not os.environ.get(ENV_OFF)
+    if enabled:
+        os.environ[ENV_ON] = "1"
+    else:
+        os.environ.pop(ENV_ON, None)
 
 
 def directory() -> Path:
