@@ -188,6 +188,36 @@ def test_a_derive_rule_pattern_cannot_ask_for_a_severity(tiny):
         error_of(folder).message
 
 
+def test_a_pattern_matches_a_finding_folded_into_another_by_cause(tmp_path, monkeypatch):
+    # one root cause is one finding; the rule whose finding is folded still fired, and an
+    # `absent` that could not see it would pass whatever the rule does
+    monkeypatch.chdir(tmp_path)
+    cut = {"fact": "line_item", "as": "item", "where": CUT}
+    folder = write_pack(tmp_path / "folding", [
+        rule("F-LOW", [cut], report={"message": "{item.id} is cut", "cause": "{item.id}"}),
+        rule("F-HIGH", [cut], report={"severity": "high", "message": "{item.id} is cut deeply",
+                                      "cause": "{item.id}"}),
+    ], name="folding", categories=CATEGORIES, concerns=CONCERNS,
+        parameters={"cut_pct": param(10)})
+    (folder / "rules" / "rules.test.yaml").write_text(textwrap.dedent("""\
+        base:
+          line_items: [{id: exercises, category: joint_exercises, amount: 80, prior: 100}]
+        tests:
+          - name: both fire, one folded into the other
+            expect:
+              - {rule: F-HIGH, severity: high}
+              - {rule: F-LOW, subjects: [exercises], severity: medium, kind: risk}
+          - name: an absent pattern sees a folded finding
+            absent:
+              - {rule: F-LOW}
+        """), encoding="utf-8")
+    both, silent = packtest.run_pack_tests([folder])
+    assert both.passed, both.problems
+    assert silent.problems == ["expected no finding F-LOW, found F-LOW:exercises"]
+    assert ("F-LOW [exercises] risk medium engagement_limited  (F-LOW:exercises) folded into "
+            "F-HIGH:exercises") in silent.findings
+
+
 # --- cases: header, base, merging -------------------------------------------------------------
 
 def test_merge_merges_mappings_and_replaces_everything_else():

@@ -16,7 +16,8 @@ A test file sits beside a rule file (`rules/engagement.yaml` -> `rules/engagemen
           - {rule: DD-ENG-003}
 
 A pattern matches a finding of its `rule` whose subjects (in any order), severity, concern and
-kind equal those the pattern gives. A test that is wrong in itself (an invalid case, a pattern
+kind equal those the pattern gives; a finding folded into another with the same cause (one of
+its `effects`) is matched as well. A test that is wrong in itself (an invalid case, a pattern
 naming no reporting rule or one it can never match, an unknown parameter) raises a DiploError
 that names the test file, the line and the field; a test that runs but does not get the
 findings it wants is a failed Outcome.
@@ -28,6 +29,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -273,6 +275,15 @@ def check_patterns(test: PackTest, pack: PackSet) -> None:
                                      f"'{actual}', never '{wanted}'", (group, j, attribute))
 
 
+def folded_findings(report: Report) -> list[SimpleNamespace]:
+    """The effects of a report's folded findings, each as a pattern sees a finding: its own
+    rule, subjects, severity and concern, the kind of the finding it is folded into (always
+    its own), and that finding's id (`into`)."""
+    return [SimpleNamespace(rule=e.rule, subjects=e.subjects, severity=e.severity,
+                            concern=e.concern, kind=f.kind, id=e.id, into=f.id)
+            for f in report.findings for e in f.effects]
+
+
 def describe_finding(finding) -> str:
     """A finding in the notation of a pattern, so that wanted and found line up."""
     return (f"{finding.rule} [{', '.join(finding.subjects)}] {finding.kind} {finding.severity} "
@@ -304,11 +315,15 @@ def run_test(test: PackTest, pack: PackSet, load_pack=None) -> Outcome:
     except DiploError as exc:
         raise test.case_error(exc) from None
     report: Report = assess(case, pack, explain=True)
+    # a finding folded into another with the same cause is still a finding its rule made: an
+    # `absent` that could not see it would pass whatever the rule does
+    folded = folded_findings(report)
     # a pattern naming a rule that derives matches the facts it derived
-    results = list(report.findings) + list(report.facts or [])
+    results = list(report.findings) + folded + list(report.facts or [])
 
     outcome = Outcome(test.file, test.line, spec.name, True)
     outcome.findings = [describe_finding(f) for f in report.findings] + [
+        f"{describe_finding(f)} folded into {f.into}" for f in folded] + [
         describe_fact(f) for f in report.facts or []]
     for want in spec.expect:
         if not any(want.matches(f) for f in results):
