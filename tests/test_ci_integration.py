@@ -505,7 +505,7 @@ def test_the_inputs_reach_diplo(installed, workspace):
     out = record["steps"]["Assess"]["stdout"]
     assert record["outputs"]["exit-code"] == "1", record["steps"]["Assess"]["stderr"]
     verdict = next(line for line in out.splitlines() if line.startswith("Verdict: "))
-    assert verdict.endswith(", transparency-plus 1.0.0]")
+    assert verdict.endswith(", transparency-plus 2.0.0]")
     assert "Remedy: " in out and "Near misses:" in out
     assert record["outputs"]["exit-code"] == "1"   # the case has a critical risk
     record = run_action(workspace, {"paths": ALLY, "args": "--exit-zero"}, installed)
