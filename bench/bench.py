@@ -210,13 +210,25 @@ def generate_cases(n: int, seed: int, pack) -> list[Case]:
 def plain_engagement_cuts(case: Case, engagement: frozenset, cut_pct: float) -> int:
     """How many engagement lines fall cut_pct or more in real terms: the test DD-ENG-001
     makes, written by hand. A reference point for cost, not an equivalent of the assessment."""
-    deflator = 1.0 + (case.inflation_pct or 0.0) / 100.0
+    if case.inflation_pct is None:
+        return 0     # without inflation the pack makes no real-terms judgement
+    deflator = 1.0 + case.inflation_pct / 100.0
     count = 0
     for item in case.line_items:
         if item.category in engagement and item.prior:
             if (item.amount / (item.prior * deflator) - 1.0) * 100.0 <= -cut_pct:
                 count += 1
     return count
+
+
+ENGAGEMENT_CUT_RULES = ("DD-ENG-002", "DD-ENG-003", "DD-ENG-004")
+
+
+def engagement_findings(report) -> int:
+    """The engagement cuts a report holds at any tier, those folded into another finding by
+    their common cause included: what the plain check counts."""
+    return sum(f.rule in ENGAGEMENT_CUT_RULES for f in report.findings) + sum(
+        e.rule in ENGAGEMENT_CUT_RULES for f in report.findings for e in f.effects)
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -647,7 +659,7 @@ def print_report(out: dict) -> None:
          f"{g['commitments_mean']:.2f}, {g['history_mean']:.2f}"],
         ["verdicts pass / warn / fail",
          " / ".join(str(out['stages']['verdicts'].get(v, 0)) for v in ('pass', 'warn', 'fail'))],
-        ["plain check agrees with DD-ENG-002/003 findings", f"{g['plain_agrees']} of {g['cases']}"],
+        ["plain check agrees with DD-ENG-002/003/004 findings", f"{g['plain_agrees']} of {g['cases']}"],
     ], tablefmt="plain"))
 
     t = out["throughput"]
@@ -831,8 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     cost_model = engine_cost_model(200)
 
     plain_counts = [plain_engagement_cuts(c, engagement, cut_pct) for c in cases]
-    eng_counts = [sum(f.rule in ("DD-ENG-002", "DD-ENG-003") for f in assess(c, pack).findings)
-                  for c in cases]
+    eng_counts = [engagement_findings(assess(c, pack)) for c in cases]
     generated = describe(cases, plain_counts, eng_counts)
 
     memory = memory_pass(pack, cases, args.warmup, args.memory_cases)
