@@ -51,6 +51,63 @@ def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False,
     return report.model_copy(update=additions)
 
 
+def read_case(data: bytes | str, pack: PackSet | None = None, *, name: str,
+              json: bool = False) -> Case:
+    """A case from its text as received (a request's body) rather than from a file: read
+    within the same limits and validated as `load_case` validates a file, its errors naming
+    `name` where they would name the file (and its report's `case.source` too). `json` reads
+    it as JSON, with JSON's own error messages; otherwise as YAML, of which JSON is a part."""
+    from .inputs.case import case_of_document
+    from .inputs.source import MAX_FILE_BYTES, decode_text, parse_json, parse_yaml
+    from .errors import InputError
+    pack = pack or default_pack()
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(f"is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}", file=name)
+    text = decode_text(raw, name)
+    doc = (parse_json if json else parse_yaml)(text, name)
+    return case_of_document(doc, pack.categories, name)
+
+
+def read_spreadsheet_case(data: bytes, pack: PackSet | None = None, *, name: str,
+                          mapping: bytes | str | None = None,
+                          mapping_name: str = "mapping.yaml") -> Case:
+    """A case from a workbook or CSV file's bytes as received, with the text of a mapping
+    file (docs/spreadsheets.md): errors and the report name them `name` and `mapping_name`.
+    The bytes are read from a private temporary folder, which is removed afterwards."""
+    import tempfile
+    from pathlib import Path
+
+    from .inputs.sheets import SHEET_SUFFIXES, load_mapping
+    from .inputs.spreadsheet import load_spreadsheet_case
+    pack = pack or default_pack()
+    suffix = Path(name).suffix.lower()
+    if suffix not in SHEET_SUFFIXES:
+        raise UsageError(f"a spreadsheet's name ends with {', '.join(SHEET_SUFFIXES)}",
+                         file=name)
+    with tempfile.TemporaryDirectory(prefix="diplo-sheet-") as folder:
+        sheet = Path(folder) / f"case{suffix}"
+        sheet.write_bytes(data)
+        found = None
+        if mapping is not None:
+            written = Path(folder) / "mapping.yaml"
+            written.write_bytes(mapping.encode("utf-8") if isinstance(mapping, str)
+                                else mapping)
+            found = load_mapping(written, display=mapping_name)
+        return load_spreadsheet_case(sheet, found, pack.categories, display=name)
+
+
+def compile_years(pack: PackSet) -> None:
+    """Compile now the variants of `pack` for every period its dated parameters distinguish
+    (a variant is otherwise compiled by the first case of such a fiscal year), for a
+    long-running program that compiles everything before it serves."""
+    from .core.run import for_year
+    years = sorted({dated.since for specs in pack.parameters.values()
+                    for spec in specs.values() for dated in spec.by_year or ()})
+    for year in [years[0] - 1] + years if years else []:
+        for_year(pack, year)
+
+
 def case_notes(case: Case) -> CaseNotes | None:
     """What the analyst wrote beyond the figures, for the report; None when nothing."""
     subjects = [SubjectNotes(id=part.id, field=f"{name}[{i}]", sources=list(part.sources),

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine.analysis", "engine.review", "engine.authoring"),
     ("engine.config",),
     ("engine.api",),
+    ("engine.service",),
     ("engine.cli",),
 ]
 TOP = ("engine", "engine.__main__")

@@ -42,6 +42,8 @@ def _add_commands() -> None:
                     config.config, packs.pack_group, docs.docs_command, case.case_group,
                     spreadsheet.import_command, spreadsheet.export_command):
         main.add_command(command)
+    from .serve import serve
+    main.add_command(serve)
     from .cache import cache_group
     main.add_command(cache_group)
 

@@ -26,9 +26,15 @@ def load_case_document(path: str | Path, categories=None, *, display: str | None
         doc = parse_yaml(_read_stdin(display), display)
     else:
         doc = read_document(path, display=display)
+    return case_of_document(doc, categories, display or str(path))
+
+
+def case_of_document(doc: Document, categories=None, source: str | None = None) -> Case:
+    """A case from a document read from a file or received as text, validated; `source`
+    names it in reports (the document's name when not given)."""
     case: Case = validate(Case, doc, CaseError, what="case", every=True)
     check_case(case, categories, doc)
-    case._source = display or str(path)
+    case._source = source or doc.name
     case._document = doc
     return case
 

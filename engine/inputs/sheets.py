@@ -79,9 +79,10 @@ _MAPPING_KEYS = ("case", "transparency", "sheets", "blocks", "columns", "categor
                  "total_label", "decimal")
 
 
-def load_mapping(path: str | Path) -> Mapping:
-    """Read and check a mapping file (docs/spreadsheets.md); MappingError names its line."""
-    doc = read_document(path)
+def load_mapping(path: str | Path, *, display: str | None = None) -> Mapping:
+    """Read and check a mapping file (docs/spreadsheets.md); MappingError names its line
+    (in the file, or as `display` when given)."""
+    doc = read_document(path, display=display)
     data = doc.data
 
     def fail(message: str, where: tuple) -> MappingError:
@@ -93,7 +94,7 @@ def load_mapping(path: str | Path) -> Mapping:
         if key not in _MAPPING_KEYS:
             raise doc.error(MappingError, f"unknown key '{key}'{did_you_mean(key, _MAPPING_KEYS)}"
                             f" (keys: {', '.join(_MAPPING_KEYS)})", (key,), key=True)
-    mapping = Mapping(source=str(path))
+    mapping = Mapping(source=display or str(path))
     for key in ("case", "transparency", "sheets", "blocks", "columns", "categories"):
         value = data.get(key, {})
         if not isinstance(value, dict):

@@ -100,6 +100,12 @@ def read_text(path: str | Path, *, display: str | None = None) -> str:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=name) from None
     if len(raw) > MAX_FILE_BYTES:  # a file that grew, or a device
         raise InputError(f"file is larger than the limit of {MAX_FILE_BYTES:,} bytes", file=name)
+    return decode_text(raw, name)
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """The text of a file's bytes (read, or received by a service), refused as a file would
+    be when it is binary or not UTF-8; a byte-order mark is dropped."""
     if b"\x00" in raw:
         at = raw.index(b"\x00")
         line = raw[:at].count(b"\n") + 1
