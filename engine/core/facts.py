@@ -122,6 +122,19 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         _put(head, "total_change_pct", _pct(total, total_prior), total_src + prior_src)
         _put(head, "total_real_change_pct", _pct(total, total_prior * deflator),
              total_src + prior_src + inflation_src)
+        # the total without the lines that end (a closed mandate, a completed programme):
+        # keeping such a line in the case must not make the budget read as cut
+        ending = [i for i, item in enumerate(items) if item.change_reason in ENDING_REASONS]
+        if all(items[i].prior is not None for i in ending):
+            going_total = total - sum(items[i].amount for i in ending)
+            going_prior = total_prior - sum(items[i].prior for i in ending)
+            ending_src = tuple(f"line_items[{i}].{name}" for i in ending
+                               for name in ("amount", "prior", "change_reason"))
+            _put(head, "continuing_total_change_pct", _pct(going_total, going_prior),
+                 total_src + prior_src + ending_src)
+            _put(head, "continuing_total_real_change_pct",
+                 _pct(going_total, going_prior * deflator),
+                 total_src + prior_src + inflation_src + ending_src)
     if case.gdp:
         _put(head, "share_of_gdp_pct", total / case.gdp * 100.0, total_src + gdp_src)
     _put(head, "line_item_count", len(items), ("line_items",))

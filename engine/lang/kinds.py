@@ -43,6 +43,7 @@ BASE_SCHEMAS: dict[str, dict[str, str]] = {
         "total": "number", "total_prior": "number?", "total_stated": "bool",
         "total_change": "number?", "total_change_pct": "number?",
         "total_real_change_pct": "number?", "share_of_gdp_pct": "number?",
+        "continuing_total_change_pct": "number?", "continuing_total_real_change_pct": "number?",
         "line_item_count": "number", "commitment_count": "number",
         "active_commitment_count": "number", **_VOLATILITY,
         "fiscal_year_label": "string?", "total_change_reason": "string",
