@@ -177,9 +177,10 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
     pack = pack or default_pack()
     paths = [str(path) for path in paths]
     options = {"explain": explain, "near_miss": near_miss, "strict": strict}
+    auto = jobs == 0
     jobs = processes_for(jobs, len(paths))
     if jobs > 1 and STDIN not in paths:
-        yield from _assess_in_parallel(paths, pack, jobs, options, progress)
+        yield from _assess_in_parallel(paths, pack, jobs, options, progress, auto)
         return
     for done, path in enumerate(paths, 1):
         outcome = _assess_file(path, pack, options)
@@ -193,13 +194,16 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
 # What a worker costs before its first file (starting Python, importing diplo, loading the
 # packs), and the files this process assesses alone to time them: a batch starts workers
 # only when what is left of it would take this process longer than a worker takes to start
+# (and for --jobs 0, only as many as there are idle CPUs to run them)
 WORKER_START_SECONDS = 1.0
 PROBE_FILES = 8
 
 
-def _assess_in_parallel(paths, pack, jobs, options, progress):
-    """A batch in `jobs` processes, unless it is too short for a worker to pay for its
-    start: then, as in one process, so that more processes are never slower than one."""
+def _assess_in_parallel(paths, pack, jobs, options, progress, auto=False):
+    """A batch in up to `jobs` processes: workers are started for what follows the first
+    files only when it would take this process longer than a worker takes to start, so that
+    more processes are not slower than one; with `auto` (--jobs 0), no more than the CPUs
+    left idle can run."""
     import time
     spent = 0.0
     head = paths[:PROBE_FILES]
@@ -213,9 +217,10 @@ def _assess_in_parallel(paths, pack, jobs, options, progress):
     rest = paths[len(head):]
     if not rest:
         return
-    if len(rest) > 1 and spent / len(head) * len(rest) > WORKER_START_SECONDS:
+    workers = min(jobs - 1, len(rest) - 1, idle_cpus() if auto else jobs)
+    if workers > 0 and spent / len(head) * len(rest) > WORKER_START_SECONDS:
         yield from _assess_in_workers(
-            rest, pack, min(jobs, len(rest)), options,
+            rest, pack, workers + 1, options,
             None if progress is None else (lambda done: progress(len(head) + done)))
         return
     for done, path in enumerate(rest, len(head) + 1):
@@ -233,6 +238,18 @@ def available_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def idle_cpus() -> int:
+    """The CPUs this process may use that nothing else keeps busy (this process counted
+    busy), by the load average of the last minute: a worker started on a busy machine only
+    takes time from the others, this process included."""
+    import os
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return available_cpus() - 1
+    return max(0, int(available_cpus() - max(load, 1.0)))
 
 
 def processes_for(jobs: int, files: int) -> int:

@@ -56,8 +56,10 @@ def test_a_short_batch_stays_in_one_process(monkeypatch, in_repo):
 
 
 def test_a_long_batch_starts_workers_for_what_follows_the_first_files(monkeypatch, in_repo):
-    # a worker "starting" in no time: every batch longer than the probe uses workers
+    # a worker "starting" in no time on an idle machine: every batch longer than the probe
+    # uses workers
     monkeypatch.setattr(api, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(api, "idle_cpus", lambda: 8)
     given: list[tuple[int, int]] = []
     real = api._assess_in_workers
 
@@ -70,6 +72,19 @@ def test_a_long_batch_starts_workers_for_what_follows_the_first_files(monkeypatc
     assert [r.to_json() for r in assess_files(CASES, jobs=2, progress=done.append)] == one
     assert given == [(len(CASES) - api.PROBE_FILES, 2)]
     assert sorted(done) == done and done[-1] == len(CASES)
+
+
+def test_jobs_zero_starts_no_workers_on_a_busy_machine(monkeypatch, in_repo):
+    def refuse(*args, **kwargs):
+        raise AssertionError("workers started with no idle CPU to run them")
+    monkeypatch.setattr(api, "_assess_in_workers", refuse)
+    monkeypatch.setattr(api, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 2.0, 2.0))
+    assert api.idle_cpus() == 0
+    assert len(assess_files(CASES, jobs=0)) == len(CASES)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert api.idle_cpus() == 1    # this process keeps one busy
 
 
 def test_the_command_line_passes_jobs_zero_to_the_library(monkeypatch, in_repo):

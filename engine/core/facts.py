@@ -41,6 +41,79 @@ def clean_number(value):
     return value
 
 
+class Paths:
+    """Case fields a value was computed from, as a sequence that shares its parts.
+
+    A value computed from every line item (the total, when the case states none) rests on
+    every line's amount; each line's share of that total rests on them too. Adding the
+    paths to a tuple or another Paths refers to both instead of copying them, so that a
+    case's provenance grows with its size, not with its square. Iterates, adds, compares
+    and hashes as the tuple it stands for."""
+
+    __slots__ = ("_parts", "_len")
+
+    def __init__(self, *parts):
+        self._parts = parts
+        self._len = sum(len(part) for part in parts)
+
+    def __iter__(self):
+        for part in self._parts:
+            yield from part
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __add__(self, other):
+        if isinstance(other, (tuple, Paths)):
+            return Paths(self, other) if other else self
+        return NotImplemented
+
+    def __radd__(self, other):
+        if isinstance(other, tuple):
+            return Paths(other, self) if other else self
+        return NotImplemented
+
+    def __eq__(self, other):
+        if isinstance(other, (tuple, Paths)):
+            return len(self) == len(other) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+    def __repr__(self) -> str:
+        return f"Paths{tuple(self)!r}"
+
+
+class _LinePaths:
+    """The paths of the line items' fields (`line_items[3].amount`), each made once per case
+    and shared by every fact that rests on it: a line, its programme, its category's
+    figures, the commitments it funds."""
+
+    __slots__ = ("prefixes", "by_name")
+
+    def __init__(self, count: int):
+        self.prefixes = [f"line_items[{i}]" for i in range(count)]
+        self.by_name: dict[str, list] = {}
+
+    def one(self, i: int, name: str) -> tuple[str]:
+        made = self.by_name.get(name)
+        if made is None:
+            made = self.by_name[name] = [None] * len(self.prefixes)
+        found = made[i]
+        if found is None:
+            found = made[i] = (f"{self.prefixes[i]}.{name}",)
+        return found
+
+    def many(self, members, name: str) -> tuple[str, ...]:
+        if len(members) == 1:
+            return self.one(members[0], name)
+        return tuple(self.one(i, name)[0] for i in members)
+
+
 @dataclass
 class Fact:
     kind: str
@@ -88,8 +161,9 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     inflation_src = ("inflation_pct",) if case.inflation_pct is not None else ()
     deflator = 1.0 + inflation / 100.0
     items = case.line_items
-    item_paths = [f"line_items[{i}]" for i in range(len(items))]
-    all_amounts = tuple(f"{p}.amount" for p in item_paths)
+    lp = _LinePaths(len(items))
+    # shared by every line's share of a total the case does not state, and by the total
+    all_amounts = Paths(lp.many(range(len(items)), "amount"))
 
     if case.total is not None:
         total, total_src = case.total.amount, ("total.amount",)
@@ -99,9 +173,9 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         total, total_src = sum(i.amount for i in items), all_amounts
         priors = [i.prior for i in items]
         total_prior = sum(priors) if all(p is not None for p in priors) else None
-        prior_src = tuple(f"{p}.prior" for p in item_paths)
+        prior_src = Paths(lp.many(range(len(items)), "prior"))
     gdp_src = ("gdp",)
-    ctx = _Context(case, items, item_paths, deflator, inflation_src, total, total_src, gdp_src)
+    ctx = _Context(case, items, lp, deflator, inflation_src, total, total_src, gdp_src)
 
     facts: list[Fact] = []
     head = Fact("case", "", {})
@@ -173,18 +247,17 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     for i, item in enumerate(items):
         if not wanted("line_item") and not wanted("funding"):
             break
-        p = item_paths[i]
         fact = Fact("line_item", item.id, {}, (item.id,))
-        _put(fact, "id", item.id, (f"{p}.id",))
-        _put(fact, "category", item.category, (f"{p}.category",))
-        _put(fact, "group", groups.get(item.category, ""), (f"{p}.category",))
-        _put(fact, "partner_count", len(item.partners), (f"{p}.partners",))
-        _amounts(fact, item.amount, item.prior, (f"{p}.amount",), (f"{p}.prior",),
+        _put(fact, "id", item.id, lp.one(i, "id"))
+        _put(fact, "category", item.category, lp.one(i, "category"))
+        _put(fact, "group", groups.get(item.category, ""), lp.one(i, "category"))
+        _put(fact, "partner_count", len(item.partners), lp.one(i, "partners"))
+        _amounts(fact, item.amount, item.prior, lp.one(i, "amount"), lp.one(i, "prior"),
                  deflator, inflation_src, total, total_src, case.gdp, gdp_src)
-        _put(fact, "programme", item.programme or item.id, (f"{p}.programme",))
-        _put(fact, "programme_declared", item.programme is not None, (f"{p}.programme",))
-        _put(fact, "change_reason", item.change_reason, (f"{p}.change_reason",))
-        _put(fact, "financing", item.financing, (f"{p}.financing",))
+        _put(fact, "programme", item.programme or item.id, lp.one(i, "programme"))
+        _put(fact, "programme_declared", item.programme is not None, lp.one(i, "programme"))
+        _put(fact, "change_reason", item.change_reason, lp.one(i, "change_reason"))
+        _put(fact, "financing", item.financing, lp.one(i, "financing"))
         _put(fact, "funded_commitment_count", len(funders.get(item.id, ())),
              tuple(f"commitments[{c}].funded_by" for c in funders.get(item.id, ())))
         _materiality(fact, ctx)
@@ -200,10 +273,10 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         priors = [items[i].prior for i in members]
         prior = sum(priors) if all(x is not None for x in priors) else None
         fact = Fact(kind, key, {}, tuple(items[i].id for i in members))
-        _put(fact, "id", key, tuple(f"{item_paths[i]}.category" for i in members))
+        _put(fact, "id", key, lp.many(members, "category"))
         _put(fact, "line_item_count", len(members), ())
-        _amounts(fact, amount, prior, tuple(f"{item_paths[i]}.amount" for i in members),
-                 tuple(f"{item_paths[i]}.prior" for i in members), deflator, inflation_src,
+        _amounts(fact, amount, prior, lp.many(members, "amount"),
+                 lp.many(members, "prior"), deflator, inflation_src,
                  total, total_src, case.gdp, gdp_src)
         _materiality(fact, ctx)
         _financed(fact, members, ctx, amount)
@@ -247,8 +320,8 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     for programme in sorted(by_programme) if wanted("programme") or wanted("funding") else ():
         members = by_programme[programme]
         fact = aggregate("programme", programme, members)
-        fact.sources["id"] = tuple(f"{item_paths[i]}.programme" for i in members)
-        _programme(fact, [items[i] for i in members], groups, funders, item_paths, members)
+        fact.sources["id"] = lp.many(members, "programme")
+        _programme(fact, [items[i] for i in members], groups, funders, lp, members)
         programme_facts[programme] = fact
         if wanted("programme"):
             facts.append(fact)
@@ -278,7 +351,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
             _put(dep, "category", category, dep_src)
             _put(dep, "kind", commitment.kind, (f"{p}.kind",))
             _put(dep, "status", commitment.status, (f"{p}.status",))
-            amount_src = tuple(f"{item_paths[k]}.amount" for k in members)
+            amount_src = lp.many(members, "amount")
             _put(dep, "funded", amount > 0, dep_src + amount_src)
             _put(dep, "amount", amount, dep_src + amount_src)
             # format 1.1: the category as a whole, so that a rule can judge it as one
@@ -341,9 +414,10 @@ _DONOR = frozenset({"donor_grant", "loan"})
 class _Context:
     """What every fact of one case shares."""
 
-    def __init__(self, case: Case, items, item_paths, deflator, inflation_src, total,
+    def __init__(self, case: Case, items, lp: _LinePaths, deflator, inflation_src, total,
                  total_src, gdp_src):
-        self.case, self.items, self.item_paths = case, items, item_paths
+        self.case, self.items, self.lp = case, items, lp
+        self.item_paths = lp.prefixes
         self.deflator, self.inflation_src = deflator, inflation_src
         self.total, self.total_src, self.gdp_src = total, total_src, gdp_src
         # each year's inflation where the case states it: history entries and this year
@@ -365,7 +439,7 @@ class _Context:
                 members.setdefault(item.category, []).append(i)
             self._categories = {
                 name: (sum(self.items[i].amount for i in found),
-                       tuple(f"{self.item_paths[i]}.amount" for i in found))
+                       self.lp.many(found, "amount"))
                 for name, found in members.items()}
         return self._categories[category]
 
@@ -412,7 +486,7 @@ def _continuing(fact: Fact, members, ctx: _Context) -> None:
     change = _pct(amount, sum(priors) * ctx.deflator)
     if change is not None:
         _put(fact, "continuing_real_change_pct", change,
-             tuple(f"{ctx.item_paths[i]}.{name}" for i in members
+             tuple(ctx.lp.one(i, name)[0] for i in members
                    for name in ("amount", "prior", "change_reason")) + ctx.inflation_src)
 
 
@@ -424,8 +498,7 @@ def _financed(fact: Fact, members, ctx: _Context, amount: float) -> None:
                         ("off_budget_financed_share_pct", off)):
         part = sum(ctx.items[i].amount for i in which)
         _put(fact, name, part / amount * 100.0 if amount else 0.0,
-             tuple(f"{ctx.item_paths[i]}.financing" for i in members)
-             + tuple(f"{ctx.item_paths[i]}.amount" for i in which))
+             ctx.lp.many(members, "financing") + ctx.lp.many(which, "amount"))
 
 
 def _history(fact: Fact, ctx: _Context, by_year: dict[int, float | None], prior, amount,
@@ -450,13 +523,13 @@ def _history(fact: Fact, ctx: _Context, by_year: dict[int, float | None], prior,
                                        if name not in _NOMINAL_VOLATILITY else ()))
 
 
-def _programme(fact: Fact, members, groups, funders, item_paths, positions) -> None:
+def _programme(fact: Fact, members, groups, funders, lp: _LinePaths, positions) -> None:
     """A programme's own fields beside its totals: whether it is declared, its main category
     (that of its largest line), and the reason and financing its lines share."""
     main = max(members, key=lambda item: item.amount)
     _put(fact, "declared", members[0].programme is not None,
-         tuple(f"{item_paths[i]}.programme" for i in positions))
-    _put(fact, "category", main.category, tuple(f"{item_paths[i]}.category" for i in positions))
+         lp.many(positions, "programme"))
+    _put(fact, "category", main.category, lp.many(positions, "category"))
     _put(fact, "group", groups.get(main.category, ""), fact.sources["category"])
     _put(fact, "category_count", len({item.category for item in members}),
          fact.sources["category"])
@@ -468,7 +541,7 @@ def _programme(fact: Fact, members, groups, funders, item_paths, positions) -> N
         chosen = falling if name == "change_reason" and falling else list(zip(members, positions))
         values = {getattr(item, name) for item, _ in chosen}
         _put(fact, name, values.pop() if len(values) == 1 else "mixed",
-             tuple(f"{item_paths[i]}.{name}" for _, i in chosen))
+             lp.many([i for _, i in chosen], name))
     linked = sorted({c for item in members for c in funders.get(item.id, ())})
     _put(fact, "funded_commitment_count", len(linked),
          tuple(f"commitments[{c}].funded_by" for c in linked))
@@ -486,11 +559,11 @@ def _commitment_links(fact: Fact, commitment, p: str, ctx: _Context) -> None:
     positions = [i for i, item in enumerate(ctx.items) if item.id in commitment.funded_by]
     amount = sum(ctx.items[i].amount for i in positions)
     priors = [ctx.items[i].prior for i in positions]
-    amount_src = (f"{p}.funded_by",) + tuple(f"{ctx.item_paths[i]}.amount" for i in positions)
+    amount_src = (f"{p}.funded_by",) + ctx.lp.many(positions, "amount")
     _put(fact, "funding_amount", amount, amount_src)
     if all(x is not None for x in priors):
         prior = sum(priors)
-        src = amount_src + tuple(f"{ctx.item_paths[i]}.prior" for i in positions)
+        src = amount_src + ctx.lp.many(positions, "prior")
         _put(fact, "funding_prior", prior, src)
         _put(fact, "funding_real_change_pct", _pct(amount, prior * ctx.deflator),
              src + ctx.inflation_src)
