@@ -68,7 +68,8 @@ class Server:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
     def workers(self) -> list[int]:
-        """The process ids of the server's children (its worker processes)."""
+        """The process ids of the server's children (its workers, and the resource tracker
+        of multiprocessing)."""
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
