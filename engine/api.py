@@ -124,7 +124,7 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
                  explain: bool = False, near_miss: float | None = None, jobs: int = 1,
                  on_error: Callable[[str, DiploError], None] | None = None,
                  progress: Callable[[int], None] | None = None,
-                 strict: bool = False) -> list[Report]:
+                 strict: bool = False, executor: str | None = None) -> list[Report]:
     """Assess case files, each read, validated and assessed on its own, so that one invalid
     file does not stop the others; the reports come in the order of `paths`.
 
@@ -140,7 +140,8 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
     """
     reports = []
     outcomes = assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
-                           progress=progress, stop_at_error=on_error is None, strict=strict)
+                           progress=progress, stop_at_error=on_error is None, strict=strict,
+                           executor=executor)
     for path, (report, error) in zip(paths, outcomes):
         if error is None:
             reports.append(report)
@@ -154,29 +155,38 @@ def assess_files(paths: list[str], pack: PackSet | None = None, *,
 def assess_each(paths: list[str], pack: PackSet | None = None, *,
                 explain: bool = False, near_miss: float | None = None, jobs: int = 1,
                 progress: Callable[[int], None] | None = None, stop_at_error: bool = False,
-                strict: bool = False) -> list[tuple[Report | None, DiploError | None]]:
+                strict: bool = False, executor: str | None = None
+                ) -> list[tuple[Report | None, DiploError | None]]:
     """(report, None) or (None, error) for each path, in the order of `paths`; see
     assess_files. `stop_at_error` ends the run at the first invalid file, when nothing after
     it is wanted (one process only; workers finish the batch)."""
     return list(iter_assess_each(paths, pack, explain=explain, near_miss=near_miss, jobs=jobs,
                                  progress=progress, stop_at_error=stop_at_error,
-                                 strict=strict))
+                                 strict=strict, executor=executor))
 
 
 def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
                      explain: bool = False, near_miss: float | None = None, jobs: int = 1,
                      progress: Callable[[int], None] | None = None,
-                     stop_at_error: bool = False, strict: bool = False
+                     stop_at_error: bool = False, strict: bool = False,
+                     executor: str | None = None
                      ) -> Iterator[tuple[Report | None, DiploError | None]]:
     """assess_each, one outcome at a time as soon as it is known, for a caller that writes
     each report while the batch goes on. The order is that of `paths` all the same: in one
     process each file's outcome comes as it ends; with workers, outcomes come a chunk at a
     time, as soon as every chunk before it has ended. Closing the iterator early stops the
     workers. A path `-` is standard input: a batch that reads it is assessed in this
-    process."""
+    process.
+
+    `executor` is the address of a Dask distributed scheduler (`tcp://host:8786`; the
+    `distributed` extra): the files are read here and assessed by the cluster's workers,
+    which get the packs' files by content, never by path; the outcomes are the same."""
     pack = pack or default_pack()
     paths = [str(path) for path in paths]
     options = {"explain": explain, "near_miss": near_miss, "strict": strict}
+    if executor is not None and paths:
+        yield from _assess_on_cluster(paths, pack, executor, options, progress)
+        return
     auto = jobs == 0
     jobs = processes_for(jobs, len(paths))
     if jobs > 1 and STDIN not in paths:
@@ -376,3 +386,146 @@ def _end_with_parent(from_main_thread: bool) -> None:
         multiprocessing.connection.wait([parent.sentinel])
         os._exit(1)
     threading.Thread(target=watch, name="diplo-parent-watch", daemon=True).start()
+
+
+# --- a batch on a Dask cluster -------------------------------------------------------------
+
+CLUSTER_CHUNK = 16     # files per task: a task costs the scheduler about a millisecond
+
+
+def _assess_on_cluster(paths, pack, address, options, progress):
+    """The files assessed by the workers of the Dask scheduler at `address`, in the order of
+    `paths`. Each file is read here and sent as bytes with the name it was given; a file
+    that cannot be read here is assessed here (its error is the one `--jobs 1` gives), and
+    so is standard input."""
+    from .inputs.source import MAX_FILE_BYTES
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("--executor needs Dask distributed: pip install "
+                         "\"diplo[distributed]\"") from None
+    shipped = _pack_content(pack)
+    items: list[tuple[str, bytes] | None] = []
+    for path in paths:
+        data = None
+        if path != STDIN:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read(MAX_FILE_BYTES + 1)
+            except OSError:
+                data = None
+        items.append(None if data is None or len(data) > MAX_FILE_BYTES else (path, data))
+    try:
+        client = distributed.Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                         path="--executor") from None
+    with client:
+        blob = client.scatter(shipped, broadcast=True, hash=True)
+        chunks = [list(range(i, min(i + CLUSTER_CHUNK, len(paths))))
+                  for i in range(0, len(paths), CLUSTER_CHUNK)]
+        futures = {}
+        for index, chunk in enumerate(chunks):
+            remote = [items[i] for i in chunk if items[i] is not None]
+            if remote:
+                futures[index] = client.submit(_assess_remote, blob, remote, options,
+                                               pure=False)
+        # every chunk is submitted at once, and each is waited for in its turn: the order of
+        # the outcomes is that of the paths
+        done = 0
+        for index, chunk in enumerate(chunks):
+            future = futures.get(index)
+            remote = [i for i in chunk if items[i] is not None]
+            found = dict(zip(remote, future.result())) if future is not None else {}
+            for i in chunk:
+                done += 1
+                if progress is not None:
+                    progress(done)
+                yield found[i] if i in found else _assess_file(paths[i], pack, options)
+
+
+def _pack_content(pack: PackSet) -> dict:
+    """What a worker needs to load the same packs without reading a path of this machine:
+    every file of every pack of the set (bases included) by its place relative to the folder
+    that holds them all, which of them were named, the load options and a digest of it
+    all."""
+    import hashlib
+    import os
+    from pathlib import Path
+    origin = getattr(pack, "origin", None)
+    if origin is None:
+        raise UsageError("assessing on a cluster needs a pack from engine.load_pack()")
+    roots = [p.root.resolve() for p in pack.packs]
+    common = Path(os.path.commonpath([str(r) for r in roots])) if len(roots) > 1 \
+        else roots[0].parent
+    files: dict[str, bytes] = {}
+    for root in roots:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names):
+                full = Path(folder) / name
+                files[full.relative_to(common).as_posix()] = full.read_bytes()
+    from .core import cache
+    named = [root.resolve().relative_to(common).as_posix()
+             for root in cache.named_roots(origin["specs"])]
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    digest.update(repr((named, origin["params"], origin["disable"], origin["severity"]))
+                  .encode())
+    return {"digest": digest.hexdigest(), "files": files, "named": named,
+            "options": {"params": origin["params"] or None,
+                        "disable": origin["disable"] or None,
+                        "severity": origin["severity"] or None},
+            "packs": [(p.name, p.version) for p in pack.packs]}
+
+
+_cluster_packs: dict[str, tuple] = {}
+
+
+def _cluster_pack(shipped: dict) -> PackSet:
+    """The packs a cluster's worker loads from the files it was sent, once per process."""
+    found = _cluster_packs.get(shipped["digest"])
+    if found is not None:
+        return found[0]
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+    folder = Path(tempfile.mkdtemp(prefix="diplo-packs-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for name, data in shipped["files"].items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    pack = load_pack(*[folder / name for name in shipped["named"]], **shipped["options"])
+    loaded = [(p.name, p.version) for p in pack.packs]
+    if loaded != [tuple(p) for p in shipped["packs"]] or any(
+            not p.root.resolve().is_relative_to(folder.resolve()) for p in pack.packs):
+        raise UsageError("a worker of the cluster loaded other packs than those sent to it "
+                         f"({loaded}): a pack that extends an installed pack by name finds "
+                         "the worker's own copy; name the base pack's folder instead")
+    _cluster_packs[shipped["digest"]] = (pack, folder)
+    return pack
+
+
+def _assess_remote(shipped: dict, items: list, options: dict) -> list:
+    """On a cluster's worker: each (path, bytes) as `_assess_file` assesses the file at that
+    path (its errors and its report name the path it was given)."""
+    import tempfile
+    from pathlib import Path
+
+    from .inputs.case import load_case_document
+    pack = _cluster_pack(shipped)
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="diplo-cases-") as folder:
+        for n, (path, data) in enumerate(items):
+            # the same suffix, which says how the file is read (JSON or YAML)
+            local = Path(folder) / f"{n}{Path(path).suffix}"
+            local.write_bytes(data)
+            try:
+                case = load_case_document(local, pack.categories, display=path)
+                outcomes.append((assess(case, pack, **options), None))
+            except DiploError as exc:
+                outcomes.append((None, exc))
+    return outcomes

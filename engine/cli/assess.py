@@ -17,6 +17,8 @@ from .common import (
     EXIT_FAIL,
     EXIT_OK,
     GLOB,
+    executor_address,
+    executor_option,
     format_option,
     given,
     pack_options,
@@ -105,6 +107,7 @@ def _expand(args, skip: set[Path]) -> list[str | DiploError]:
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Assess in N processes (0: one per CPU this process may use; never more "
                    "than there are cases); the output is the same.")
+@executor_option
 @click.option("-o", "--output", metavar="FILE",
               help="Write the output to FILE (atomically) instead of standard output.")
 @click.option("--strict", is_flag=True,
@@ -186,7 +189,7 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
         with (contextlib.nullcontext() if live else progress_bar(len(paths))) as bar, \
                 contextlib.closing(iter_assess_each(
                     case_files, pack, explain=explain, near_miss=margin if near_miss else None,
-                    jobs=jobs,
+                    jobs=jobs, executor=executor_address(),
                     progress=(lambda done: bar.update(done - bar.pos)) if bar else None,
                     strict=strict)) as outcomes:
             for item in items:

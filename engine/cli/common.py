@@ -118,6 +118,19 @@ def pack_options(func):
     return func
 
 
+def executor_option(func):
+    """--executor ADDRESS: a batch on the workers of a Dask scheduler (`executor_address`)."""
+    return click.option(
+        "--executor", metavar="ADDRESS", expose_value=False, callback=_remember,
+        help="Assess on the workers of the Dask distributed scheduler at ADDRESS "
+             "(tcp://HOST:8786; pip install \"diplo[distributed]\"); the packs are sent to "
+             "them by content, and the output is the same (diplo docs scaling).")(func)
+
+
+def executor_address() -> str | None:
+    return click.get_current_context().meta.get("diplo.executor")
+
+
 def given(name: str) -> bool:
     """Whether the command line gave option `name` (rather than its default)."""
     source = click.get_current_context().get_parameter_source(name)

@@ -107,6 +107,12 @@ def _roots(specs) -> list[Path]:
     return [loader.resolve_pack_dir(spec) for spec in specs]
 
 
+def named_roots(specs) -> list[Path]:
+    """The folders of the packs `specs` name (the default pack's when none), as the loader
+    finds them."""
+    return _roots(specs)
+
+
 def key(specs, options: dict) -> str | None:
     """The name of the entry for these packs and options; None when the packs cannot be
     found (loading them will say why)."""
