@@ -410,6 +410,13 @@ def test_shutdown_finishes_the_requests_in_flight(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shutdown")
     server = Server("--workers", "1", cache_dir=cache_dir(tmp_path_factory),
                     log_file=folder / "serve.log").start()
+    try:
+        _shutdown_while_busy(server)
+    finally:
+        server.stop()
+
+
+def _shutdown_while_busy(server):
     # the worker, and multiprocessing's resource tracker
     workers = server.workers()
     assert len(workers) >= 1 and httpx.get(server.url + "/readyz").json()["workers"] == 1
@@ -430,9 +437,20 @@ def test_shutdown_finishes_the_requests_in_flight(tmp_path_factory):
     assert answer.status_code == 200 and answer.text.startswith("Sweep of line_items")
     assert server.process.returncode in (0, -15)
     assert "Shutting down" in server.log() and "Traceback" not in server.log()
-    for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or \
-            "zombie" in Path(f"/proc/{pid}/status").read_text()
+    # the worker and multiprocessing's resource tracker end with the server (the tracker as
+    # soon as its pipe closes): none is left behind
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.1)
+    assert [pid for pid in workers if _running(pid)] == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in status
 
 
 # --- start-up ---------------------------------------------------------------------------------
@@ -460,3 +478,24 @@ def test_serve_without_its_extra_says_how_to_install_it(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith('diplo: error: serve: diplo serve needs its extra: pip '
                                   'install "diplo[serve]"')
+
+
+# --- the load test ------------------------------------------------------------------------------
+
+def test_bench_serve_runs_bounded_and_checks_every_answer(tmp_path):
+    """bench/serve.py at a tiny size (figures: docs/service.md); no timing is asserted."""
+    out = tmp_path / "serve.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "serve.py"), "--workers", "1",
+                           "--clients", "1,4", "--requests", "12", "--seconds", "60",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**__import__("os").environ,
+                                            "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert [r["clients"] for r in figures["served"]] == [1, 4]
+    for level in figures["served"]:
+        assert level["requests"] == level["ok"] == 12 and level["errors"] == {}
+        assert level["different_from_api"] == 0
+        assert level["p50"] <= level["p95"] <= level["p99"]
+    assert figures["api"]["requests"] == 12 and figures["api_after"]["requests"] == 12
+    assert "p99 ms" in done.stdout and "diplo serve" in done.stdout

@@ -1,4 +1,4 @@
-"""`diplo serve`: the HTTP service and its web page (docs/service.md). Its web stack is an extra
+"""`diplo serve`: the HTTP service and its web page (diplo docs service). Its web stack is an extra
 (`pip install "diplo[serve]"`), imported only when this command runs."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .common import pack_options, settings_for
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on (the loopback interface by default: put a "
-                   "reverse proxy in front to serve others, docs/service.md).")
+                   "reverse proxy in front to serve others: diplo docs service).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="The port to listen on.")
 @pack_options

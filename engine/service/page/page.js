@@ -1,7 +1,8 @@
 // The page of `diplo serve`: sends a case to this server's API and shows the answers. It talks
 // to this server only (its Content-Security-Policy allows nothing else) and builds what it
 // shows from text nodes; the report itself is the HTML report the server renders, shown in a
-// shadow root so that its styles and the page's stay apart.
+// shadow root so that its styles and the page's stay apart. Its addresses are relative, so
+// that it works behind a reverse proxy that serves it under a prefix (/diplo/).
 "use strict";
 
 (function () {
@@ -147,8 +148,8 @@
     try {
       const chosen = options();
       const [page, explained] = await Promise.all([
-        call("/v1/assess", { ...chosen, format: "html" }, request).then((a) => a.text()),
-        call("/v1/explain", { format: "json" }, request).then((a) => a.json()),
+        call("v1/assess", { ...chosen, format: "html" }, request).then((a) => a.text()),
+        call("v1/explain", { format: "json" }, request).then((a) => a.json()),
       ]);
       showReport(page);
       fillWhatif(explained);
@@ -228,7 +229,7 @@
     try {
       const params = new URLSearchParams({ format: "json", fail_on: last.options.fail_on });
       params.append("set", path + "=" + value);
-      const answer = await call("/v1/whatif", params, last.request);
+      const answer = await call("v1/whatif", params, last.request);
       showComparison(await answer.json());
       setStatus("Compared with " + path + " = " + value + ".", false);
     } catch (error) {
@@ -245,7 +246,7 @@
       return;
     }
     try {
-      const answer = await call("/v1/assess", { ...last.options, format: format }, last.request);
+      const answer = await call("v1/assess", { ...last.options, format: format }, last.request);
       const blob = await answer.blob();
       const link = document.createElement("a");
       const suffix = { json: "json", html: "html", markdown: "md", sarif: "sarif" }[format];
@@ -262,7 +263,7 @@
   }
 
   async function template() {
-    const answer = await fetch("/page/template.yaml");
+    const answer = await fetch("page/template.yaml");
     $("case-text").value = await answer.text();
     clearFile();
   }
