@@ -52,6 +52,7 @@ class Runner:
     diplo: bool = False
     batch: Callable | None = None        # list of inputs -> list of results, if a batch API
     note: str = ""
+    checked: bool = True                 # its results are flags to check against the reference
     seconds: list[float] = field(default_factory=list)   # one per pass
 
 
@@ -90,6 +91,77 @@ def diplo_runners(cases: list[dict], pack) -> list[Runner]:
                                   note="engine.assess_many([Case.model_validate(d) ...], "
                                        "pack), per block of cases"))
     return runners
+
+
+# the native calls diplo's compiled pack makes (engine/core/compile.py), and which argument of
+# each is text that the replay sends as recorded
+_REPLAYED = {"assert_facts": 1, "assert_fact": 1, "retract_facts": 1, "delete_state": 1,
+             "start_action_for_state": None, "complete_and_start_action": None}
+
+
+def native_replay_runner(pack, cases: list[dict]) -> Runner:
+    """durable's native calls alone, as diplo made them for each case, replayed on rulesets
+    created from the same definitions: the floor of any assessment built on durable-rules
+    with diplo's encoding, timed in the same passes as the peers. The calls are recorded in
+    one untimed run of diplo over the cases; the replay is then checked to return, call for
+    call, the action messages the recording saw, before it is timed."""
+    import engine.core.compile as compiled
+    from engine.model import Case
+    native = compiled._native
+    ops: list[list[tuple]] = []
+    current: list[tuple] = []
+
+    class Recording:
+        def __getattr__(self, name):
+            func = getattr(native, name)
+            if name not in _REPLAYED:
+                return func
+            text = _REPLAYED[name]
+
+            def call(*args):
+                result = func(*args)
+                seen = result if name in ("start_action_for_state",
+                                          "complete_and_start_action") else None
+                current.append((name, args[0], args[text] if text else None, seen))
+                return result
+            return call
+    compiled._native = Recording()
+    try:
+        for case in cases:
+            assess(Case.model_validate(case), pack)
+            ops.append(list(current))
+            current.clear()
+    finally:
+        compiled._native = native
+    # the same definitions, created anew: one ruleset for each one the recording used
+    handles: dict[int, int] = {}
+    for packset in [pack, *pack.year_variants.values()]:
+        for shard in packset.compiled.shards:
+            definition = {key: {k: v for k, v in entry.items() if k != "run"}
+                          for key, entry in shard.definition.items()}
+            handles[shard.handle] = native.create_ruleset(
+                f"replay_{len(handles)}_{shard.name}", json.dumps(definition, ensure_ascii=False))
+    calls = {name: getattr(native, name) for name in _REPLAYED}
+
+    def replay(index: int, check: bool = False) -> frozenset:
+        state = None
+        for name, handle, text, seen in ops[index]:
+            func, h = calls[name], handles[handle]
+            if text is not None:
+                result = func(h, text)
+                if name != "delete_state":
+                    state = result[1]
+            else:
+                result = func(h, state)
+                if check and result != seen:
+                    raise SystemExit(f"the replay of case {index} differs from the recording "
+                                     f"at {name}: {result!r} != {seen!r}")
+        return frozenset()
+    for index in range(len(cases)):   # checked once, untimed
+        replay(index, check=True)
+    return Runner("durable native calls, replayed", replay, list(range(len(cases))),
+                  checked=False, note="the native calls diplo made for each case, replayed "
+                                      "alone (no Python of diplo's): the floor on durable")
 
 
 def diplo_full(case: dict, pack, rules: set[str]) -> frozenset:
@@ -356,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if "diplo" in engines:
         pack = load_pack(str(PACK))
         runners += diplo_runners(cases, pack)
+        runners.append(native_replay_runner(pack, cases))
     if "python" in engines:
         runners.append(Runner("python", python_impl.assess, cases,
                               note="hand-written (bench/peers/python_impl.py)"))
@@ -410,12 +483,16 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         seconds = timed_pass(runners, n, args.block, rep, outputs)
         per_pass.append(seconds)
-        for runner in runners:
+        for runner in (r for r in runners if r.checked):
             difference = first_difference(runner.name, outputs[runner.name], reference, cases)
             if difference:
                 print(f"pass {rep + 1}: {difference}")
                 return 1
     for runner in runners:
+        if not runner.checked:
+            checks.append(f"{runner.name}: every action message identical to the recording "
+                          f"on all {n:,} cases (checked once, before timing)")
+            continue
         checks.append(f"{runner.name}: flags identical to the reference on all {n:,} cases in "
                       f"each of {args.repeat} timed passes")
 

@@ -1,0 +1,94 @@
+"""What a Dask cluster gives a batch: `assess_files(paths, pack, executor=ADDRESS)` against one
+process (`jobs=1`) on the same case files, alternately, with the reports checked identical.
+
+    python bench/cluster.py [--cases 2000] [--workers 2] [--seed 1] [--repeat 3] [--json FILE]
+
+The cluster is a LocalCluster of `--workers` processes with one thread each, on the loopback
+interface, started before the clock (a real cluster is running before a batch is sent to it).
+The time of a batch on the cluster includes connecting to its scheduler, sending the packs'
+files (broadcast to every worker, which loads them once) and every case file's bytes, and
+getting the reports back. Beside it, the machine's own ceiling for plain CPU work in as many
+processes (bench/jobs.py's), measured in the same run. Needs `pip install -e ".[distributed]"`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench import generate_cases, machine  # noqa: E402
+from jobs import ceiling  # noqa: E402
+
+from engine import load_pack  # noqa: E402
+from engine.api import assess_files  # noqa: E402
+
+
+def timed(paths, pack, **how) -> tuple[float, list[str]]:
+    start = time.perf_counter()
+    reports = assess_files(paths, pack, **how)
+    return time.perf_counter() - start, [r.to_json() for r in reports]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args(argv)
+    try:
+        import distributed
+    except ImportError:
+        print("Dask distributed is not installed: pip install -e \".[distributed]\"")
+        return 2
+    load_start = os.getloadavg()
+    pack = load_pack()
+    with tempfile.TemporaryDirectory() as tmp, distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, silence_logs=50) as cluster:
+        paths = []
+        for case in generate_cases(args.cases, args.seed, pack):
+            path = Path(tmp) / f"{case.id}.json"
+            path.write_text(case.model_dump_json(exclude={"source"}), encoding="utf-8")
+            paths.append(str(path))
+        address = cluster.scheduler_address
+        timed(paths[:50], pack, executor=address)   # the workers' first load of the packs
+        one, many, ceilings, identical = [], [], [], True
+        for _ in range(args.repeat):   # alternate, so that a change of load hits both
+            ceilings.append(ceiling())
+            seconds, serial = timed(paths, pack, jobs=1)
+            one.append(seconds)
+            seconds, spread = timed(paths, pack, executor=address)
+            many.append(seconds)
+            identical = identical and serial == spread
+    out = {
+        "machine": machine(), "cpus": os.cpu_count(), "workers": args.workers,
+        "cases": len(paths), "repeat": args.repeat,
+        "one_process_s": round(statistics.median(one), 2),
+        "cluster_s": round(statistics.median(many), 2),
+        "speedup": round(statistics.median(a / b for a, b in zip(one, many)), 2),
+        "machine_ceiling_2_processes": round(statistics.median(ceilings), 2),
+        "identical_reports": identical,
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    for key, value in out.items():
+        if key != "machine":
+            print(f"{key:<28} {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
