@@ -298,8 +298,9 @@ async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
 
 async def _saturated(request: Request, exc: Saturated) -> Response:
     return problem_response(problems.problem(
-        problems.SATURATED, 503, "every worker is busy and the queue of waiting requests is "
-        "full; try again shortly"), {"Retry-After": "1"})
+        problems.SATURATED, 503, "every worker is busy and no request can wait for one (the "
+        "queue is full, or the time limit ran out in it); try again shortly"),
+        {"Retry-After": "1"})
 
 
 async def _time_limit(request: Request, exc: TimeLimit) -> Response:

@@ -149,6 +149,9 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.time_limit
         worker = await self._acquire(self.time_limit)
+        if deadline - loop.time() <= 0:   # the wait used the whole limit: nothing was sent
+            self._release(worker)
+            raise Saturated()
         # the exchange goes on to its end even if the client goes away meanwhile, so that
         # the worker is back in the pool (or replaced) whatever happens to this request
         task = asyncio.ensure_future(self._use(worker, job, deadline - loop.time()))
