@@ -170,8 +170,8 @@ def width_option(func):
     in a pipe)."""
     return click.option("--width", type=click.IntRange(min=40), metavar="N",
                         expose_value=False, callback=_set_width, is_eager=True,
-                        help="Fit tables and text to N columns (default: the terminal's "
-                             "width, or COLUMNS; no limit when the output is not a "
+                        help="Fit tables and text to N columns (default on a terminal: "
+                             "COLUMNS, else its width; no limit when the output is not a "
                              "terminal).")(func)
 
 

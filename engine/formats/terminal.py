@@ -1,7 +1,7 @@
 """Text that fits the terminal it is printed on: its width and whether it shows colour.
 
-The command line sets both once per command (`using_terminal`): the width from `--width`, else
-`COLUMNS`, else the terminal's own width when standard output is one; colour on a terminal
+The command line sets both once per command (`using_terminal`): the width from `--width`, else,
+when standard output is a terminal, `COLUMNS` or the terminal's own width; colour on a terminal
 unless `NO_COLOR` is set, or wherever `FORCE_COLOR` is. Output that goes to a pipe or a file, and
 text rendered from Python, keeps its full width and no colour, as before, so that scripts read
 the same bytes.
@@ -42,12 +42,12 @@ def of_stream(stream, width: int | None = None, environ=os.environ) -> Terminal:
         tty = bool(stream.isatty())
     except (AttributeError, ValueError):
         tty = False
-    if width is None:
+    if width is None and tty:
+        # COLUMNS first, as shells and Python read it; a pipe keeps its full width whatever
+        # COLUMNS says, so that an exported COLUMNS never changes what a script reads
         columns = environ.get("COLUMNS", "")
-        if columns.isdigit() and int(columns) > 0:
-            width = int(columns)
-        elif tty:
-            width = shutil.get_terminal_size((80, 24)).columns
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else \
+            shutil.get_terminal_size((80, 24)).columns
     force = environ.get("FORCE_COLOR", "")
     colour = (tty and not environ.get("NO_COLOR")) or (force not in ("", "0", "false"))
     return Terminal(max(width, MIN_WIDTH) if width else None, colour)
