@@ -175,6 +175,27 @@ class _Shard:
                        "level": level})
 
 
+def _history_kinds(packset: PackSet, shards) -> frozenset:
+    """The kinds among line_item and category whose volatility fields some rule reads: in a
+    condition (by name, whatever the kind, for the patterns that negate), a let, a derived
+    field or a message; a category's also when a rule reads them of a dependency, which
+    copies them."""
+    from .facts import _WHOLE_CATEGORY, HISTORY_FIELDS
+    conditions = frozenset().union(*(shard.fields for shard in shards))
+    read: dict[str, set] = {}
+    for rule in packset.rules:
+        kinds = {p.name: p.kind for p in rule.patterns}
+        for binding, names in rule.fields_read.items():
+            read.setdefault(kinds.get(binding, binding), set()).update(names)
+    found = set()
+    for kind in ("line_item", "category"):
+        if (read.get(kind, set()) | conditions) & HISTORY_FIELDS:
+            found.add(kind)
+    if read.get("dependency", set()) & HISTORY_FIELDS & set(_WHOLE_CATEGORY):
+        found.add("category")
+    return frozenset(found)
+
+
 def _release(sessions: list[_Session]) -> None:
     """Delete the sessions a compiled pack kept open, then its rulesets (about 1 MB of the
     engine's memory for the default pack, which the engine's Python side never frees)."""
@@ -228,6 +249,7 @@ class CompiledPack:
             shard.session.handle = self.host.get_ruleset(shard.name)._handle
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
+        self.history = _history_kinds(packset, self.shards)
         self.bound = MatchBound(packset, MAX_RESULTS)
         # a session kept open between cases holds engine memory (about 11 KB per rule), and
         # a ruleset about as much again: when the compiled pack goes, both go

@@ -151,10 +151,14 @@ def _put(fact: Fact, name: str, value, sources: tuple[str, ...]):
 
 
 def case_facts(case: Case, groups: dict[str, str] | None = None,
-               kinds: set[str] | frozenset[str] | None = None) -> list[Fact]:
+               kinds: set[str] | frozenset[str] | None = None,
+               history: set[str] | frozenset[str] | None = None) -> list[Fact]:
     """The facts of a case, in a fixed order: all of them, or those of `kinds` (the kinds
     some rule matches: the others cost time and are read by nothing). `groups` maps
-    categories to their pack group (the case's own categories add theirs)."""
+    categories to their pack group (the case's own categories add theirs). `history` is the
+    kinds among line_item and category whose volatility across the years (HISTORY_FIELDS)
+    some rule reads (None: all): the others are built without those fields, which cost a
+    series per line and are read by nothing."""
     groups = {**{name: c.group for name, c in case.categories.items()}, **(groups or {})}
     wanted = (lambda kind: True) if kinds is None else kinds.__contains__
     inflation = case.inflation_pct if case.inflation_pct is not None else 0.0
@@ -261,8 +265,10 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         _put(fact, "funded_commitment_count", len(funders.get(item.id, ())),
              tuple(f"commitments[{c}].funded_by" for c in funders.get(item.id, ())))
         _materiality(fact, ctx)
-        _history(fact, ctx, {h.fiscal_year: h.line_items.get(item.id) for h in case.history},
-                 item.prior, item.amount, f"line_items.{item.id}")
+        if history is None or "line_item" in history:
+            _history(fact, ctx, {h.fiscal_year: h.line_items.get(item.id)
+                                 for h in case.history},
+                     item.prior, item.amount, f"line_items.{item.id}")
         line_facts[item.id] = fact
         if wanted("line_item"):
             facts.append(fact)
@@ -303,12 +309,13 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         if group_amount:
             _put(fact, "share_of_group_pct", fact.fields["amount"] / group_amount * 100.0,
                  fact.sources["amount"])
-        stated = {h.fiscal_year: h.categories.get(category) for h in case.history}
-        summed = {h.fiscal_year: _sum_all(h.line_items.get(items[i].id) for i in members)
-                  for h in case.history}
-        _history(fact, ctx, {year: stated[year] if stated[year] is not None else summed[year]
-                             for year in stated}, fact.fields.get("prior"),
-                 fact.fields["amount"], f"categories.{category}")
+        if history is None or "category" in history:
+            stated = {h.fiscal_year: h.categories.get(category) for h in case.history}
+            summed = {h.fiscal_year: _sum_all(h.line_items.get(items[i].id) for i in members)
+                      for h in case.history}
+            _history(fact, ctx, {year: stated[year] if stated[year] is not None
+                                 else summed[year] for year in stated},
+                     fact.fields.get("prior"), fact.fields["amount"], f"categories.{category}")
         category_facts[category] = fact
         if wanted("category"):
             facts.append(fact)
@@ -400,6 +407,11 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
 
 
 _NOMINAL_VOLATILITY = frozenset({"volatility_pct", "mean_abs_change_pct", "largest_drop_pct"})
+# the fields _history gives a line or a category
+HISTORY_FIELDS = _NOMINAL_VOLATILITY | frozenset({
+    "history_years", "real_volatility_pct", "real_mean_abs_change_pct",
+    "largest_real_drop_pct", "unplanned_real_volatility_pct",
+    "unplanned_largest_real_drop_pct"})
 # the fields of a category that a dependency on it carries: the category as a whole
 # reasons with which a line ends: it continues in no form this year
 ENDING_REASONS = frozenset({"mandate_ended", "programme_completed"})
