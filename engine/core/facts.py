@@ -180,6 +180,8 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         prior_src = Paths(lp.many(range(len(items)), "prior"))
     gdp_src = ("gdp",)
     ctx = _Context(case, items, lp, deflator, inflation_src, total, total_src, gdp_src)
+    ctx.prior_total_real = total_prior * deflator if total_prior is not None else None
+    ctx.prior_total_src = tuple(prior_src) + inflation_src
 
     facts: list[Fact] = []
     head = Fact("case", "", {})
@@ -476,10 +478,15 @@ def _organisations(case: Case) -> dict[str, tuple[int | None, list[int]]]:
 def _materiality(fact: Fact, ctx: _Context) -> None:
     """A change's size against the whole budget, so that a rule can tell a large cut to a
     small line from a small cut to a large one."""
-    if "real_change" in fact.fields and ctx.total:
+    # against this year's budget; when that is nothing (every line cut to zero), against last
+    # year's at this year's prices, so that a cut to nothing is not a cut of no size
+    base, base_src = ctx.total, ctx.total_src
+    if not base and ctx.prior_total_real:
+        base, base_src = ctx.prior_total_real, ctx.prior_total_src
+    if "real_change" in fact.fields and base:
         _put(fact, "real_change_share_of_total_pct",
-             fact.fields["real_change"] / ctx.total * 100.0,
-             fact.sources["real_change"] + ctx.total_src)
+             fact.fields["real_change"] / base * 100.0,
+             fact.sources["real_change"] + base_src)
     if fact.kind == "line_item":
         amount, amount_src = ctx.category_amount(fact.fields["category"])
         _put(fact, "share_of_category_pct",
