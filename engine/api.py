@@ -473,7 +473,9 @@ def _pack_content(pack: PackSet) -> dict:
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     digest.update(repr((named, origin["params"], origin["disable"], origin["severity"]))
                   .encode())
+    from ._version import __version__
     return {"digest": digest.hexdigest(), "files": files, "named": named,
+            "diplo": __version__,
             "options": {"params": origin["params"] or None,
                         "disable": origin["disable"] or None,
                         "severity": origin["severity"] or None},
@@ -488,6 +490,11 @@ def _cluster_pack(shipped: dict) -> PackSet:
     found = _cluster_packs.get(shipped["digest"])
     if found is not None:
         return found[0]
+    from ._version import __version__
+    if shipped["diplo"] != __version__:
+        # another version may judge the same case otherwise: never a mixed batch
+        raise UsageError(f"a worker of the cluster runs diplo {__version__}, this is diplo "
+                         f"{shipped['diplo']}; install the same version on every worker")
     import atexit
     import shutil
     import tempfile

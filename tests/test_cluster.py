@@ -61,6 +61,15 @@ def test_packs_go_to_the_workers_by_content(cluster, tmp_path, in_repo):
     assert roots and all(str(folder) not in root and "diplo-packs-" in root for root in roots)
 
 
+def test_a_worker_of_another_version_refuses_the_batch(cluster, in_repo):
+    # as a worker with another diplo installed would see what this one sends
+    from engine import api
+    pack = load_pack()
+    shipped = dict(_pack_content(pack), diplo="0.0.1", digest="another version")
+    with pytest.raises(api.UsageError, match="runs diplo .*, this is diplo 0.0.1"):
+        api._cluster_pack(shipped)
+
+
 def test_without_dask_the_option_says_what_to_install(monkeypatch, in_repo):
     import builtins
     real = builtins.__import__
