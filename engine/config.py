@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import ConfigError, DiploError, InputError, PackError, UsageError
+from .inputs.found import check_link, quotable, shown_name, withheld
 from .inputs.source import Document, read_text
 from .inputs.toml import key_positions, nearest_line, parse_toml
 from .inputs.validation import describe, did_you_mean, validate
@@ -142,17 +143,44 @@ def display_path(path: str | Path) -> str:
 def find_config(start: str | Path | None = None) -> Path | None:
     """The configuration file that applies in `start` (default: the working directory):
     in `start` or the nearest folder above it, `diplo.toml`, else a pyproject.toml that has
-    a `[tool.diplo]` table (one without it is passed over). None when there is none."""
+    a `[tool.diplo]` table (one without it is passed over). None when there is none.
+
+    Whoever can write a folder chooses what its files are, so a link there is followed only
+    while it stays inside the folder it was found in: one that leads out is refused
+    (ConfigError, naming the link) before it is read (engine.inputs.found)."""
     folder = Path(start) if start is not None else Path.cwd()
     folder = Path(os.path.abspath(folder.expanduser()))
     for here in (folder, *folder.parents):
         candidate = here / CONFIG_NAME
         if candidate.exists() or candidate.is_symlink():
+            _check_found(candidate)
             return candidate     # even when broken: reading it says what is wrong
         pyproject = here / PYPROJECT_NAME
+        if pyproject.is_symlink():
+            _check_found(pyproject)
         if pyproject.is_file() and _has_tool_table(pyproject):
             return pyproject
     return None
+
+
+_INSTEAD = "name it with --config to read it, or give --no-config"
+
+
+def _check_found(candidate: Path) -> None:
+    check_link(candidate, candidate.parent, ConfigError, what="a configuration file",
+               instead=_INSTEAD, name=shown_name(candidate))
+
+
+def read_found_config(path: Path) -> ProjectConfig:
+    """`read_config` for the file `find_config` found: when it is a link (staying inside its
+    folder, or it would not have been found), errors quote nothing of it."""
+    if quotable(path, path.parent):
+        return read_config(path)
+    try:
+        return read_config(path)
+    except DiploError as exc:
+        raise withheld(exc, ConfigError, file=shown_name(path), what="the configuration file",
+                       instead="name it with --config") from None
 
 
 def _has_tool_table(pyproject: Path) -> bool:
@@ -160,7 +188,13 @@ def _has_tool_table(pyproject: Path) -> bool:
     text = _read(pyproject, name)
     if "diplo" not in text:   # cheap: most pyproject.toml files never mention diplo
         return False
-    data = parse_toml(text, name)
+    try:
+        data = parse_toml(text, name)
+    except DiploError as exc:
+        if quotable(pyproject, pyproject.parent):
+            raise
+        raise withheld(exc, ConfigError, file=shown_name(pyproject),
+                       what="the configuration file", instead="name it with --config") from None
     return isinstance(data.get("tool"), dict) and "diplo" in data["tool"]
 
 
@@ -343,6 +377,16 @@ class Settings:
                 "waivers")
         return path
 
+    def waivers_found_in(self) -> Path | None:
+        """The folder of the configuration file that named the waivers file, when diplo
+        found that configuration file by itself (not --config or DIPLO_CONFIG): the waivers
+        file is then not the operator's choice, and its errors quote nothing of it unless it
+        is a regular file in that folder (engine.review.waivers.load_waivers). None otherwise."""
+        if (self.config is None or self.config_origin != "found"
+                or self.waivers.source in (COMMAND_LINE, DEFAULT)):
+            return None
+        return self.config.folder
+
     def located(self, exc: DiploError) -> DiploError:
         """A loader error about a parameter, disabled rule, severity or selector given by the
         configuration file, placed at its line in that file; any other error as it is."""
@@ -466,7 +510,7 @@ def effective_settings(cli: dict | None = None, *, start: str | Path | None = No
         origin = config_origin
     else:
         found = find_config(start)
-        config = read_config(found) if found is not None else None
+        config = read_found_config(found) if found is not None else None
         origin = "found" if config else "none"
     values = config.values if config else ConfigModel.model_construct()   # every key unset
 

@@ -5,6 +5,7 @@ The data is the test: add a broken file and a line to expected.yaml, never anoth
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,52 @@ from engine.cli import main
 from engine.inputs.source import MAX_FILE_BYTES
 
 HERE = Path(__file__).parent / "bad_inputs"
+VALID_CASE = Path(__file__).parent.parent / "cases" / "balanced-partner.yaml"
 EXPECTED = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))
 
 
 def _too_large(path: Path):
     with open(path, "wb") as f:  # sparse: the size check must refuse it before reading
         f.truncate(MAX_FILE_BYTES + 1)
+
+
+# what a file outside the reviewed folders holds; the entries below that could reach it must
+# not show it (`absent` in expected.yaml)
+SECRET = "TOKEN-5f2b9c0e7d"
+
+
+def _outside(root: Path) -> Path:
+    """A credentials file, and a folder of "cases" holding it, beside the generated tree."""
+    (root / "outside").mkdir(exist_ok=True)
+    (root / "outside" / "stolen.yaml").write_text(f"token: {SECRET}\n", encoding="utf-8")
+    secret = root / "credentials"
+    secret.write_text(f"token={SECRET}\n", encoding="utf-8")
+    return secret
+
+
+def _waivers_link(inside: bool):
+    # a case folder's diplo-waivers.yaml that is a link: out of the folder, or to a file in it
+    # that nobody reviewed (an untracked .env)
+    def build(folder: Path):
+        folder.mkdir()
+        shutil.copy(VALID_CASE, folder / "case.yaml")
+        if inside:
+            (folder / ".env").write_text(f"token={SECRET}\n", encoding="utf-8")
+            (folder / "diplo-waivers.yaml").symlink_to(".env")
+        else:
+            (folder / "diplo-waivers.yaml").symlink_to(_outside(Path.cwd()).resolve())
+    return build
+
+
+def _links_only(pattern: Path):
+    # a folder whose only case-like entries are links: to a file outside, to a folder
+    # outside, and to the folder itself (a loop)
+    folder = pattern.parent if "*" in pattern.name else pattern
+    folder.mkdir(exist_ok=True)
+    _outside(Path.cwd())
+    (folder / "leak.yaml").symlink_to(Path.cwd().resolve() / "credentials")
+    (folder / "more").symlink_to(Path.cwd().resolve() / "outside")
+    (folder / "loop").symlink_to(".")
 
 
 # inputs that are better made than committed: built under tmp_path at the manifest's path
@@ -30,6 +71,11 @@ GENERATED = {
     "generated/cases/too-large.yaml": _too_large,
     "generated/packs/no-such-pack": lambda p: None,
     "generated/packs/a-file": lambda p: p.write_text("name: tiny\n"),
+    "generated/cases/waivers-link-out": _waivers_link(inside=False),
+    "generated/cases/waivers-link-in": _waivers_link(inside=True),
+    "generated/cases/links-only": _links_only,
+    "generated/cases/links-only-pattern/*.yaml": _links_only,
+    "generated/cases/output-is-the-case.yaml": lambda p: shutil.copy(VALID_CASE, p),
 }
 
 
@@ -39,8 +85,8 @@ def _params() -> list:
         spec = spec if isinstance(spec, dict) else {"words": spec}
         marks = [pytest.mark.xfail(strict=True, reason=spec["xfail"])] if "xfail" in spec else []
         params.append(pytest.param(key, spec["words"], spec.get("position", True),
-                                   spec.get("lines", 1), spec.get("args", []), marks=marks,
-                                   id=key))
+                                   spec.get("lines", 1), spec.get("args", []),
+                                   spec.get("absent", []), marks=marks, id=key))
     return params
 
 
@@ -63,8 +109,8 @@ def test_valid_pack_is_valid(monkeypatch):
     assert "T-003" in result.stdout
 
 
-@pytest.mark.parametrize("key, words, has_position, lines, extra_args", _params())
-def test_bad_input(key, words, has_position, lines, extra_args, monkeypatch, tmp_path):
+@pytest.mark.parametrize("key, words, has_position, lines, extra_args, absent", _params())
+def test_bad_input(key, words, has_position, lines, extra_args, absent, monkeypatch, tmp_path):
     if key in GENERATED:
         monkeypatch.chdir(tmp_path)
         Path(key).parent.mkdir(parents=True)
@@ -98,3 +144,5 @@ def test_bad_input(key, words, has_position, lines, extra_args, monkeypatch, tmp
                 f"no file:LINE:COL: in: {line}"
     missing = [w for w in words if w.lower() not in err.lower()]
     assert not missing, f"{missing} not in: {err}"
+    shown = [w for w in absent if w in err]
+    assert not shown, f"{shown} shown in: {err}"

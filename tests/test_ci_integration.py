@@ -159,16 +159,17 @@ def test_case_text_cannot_forge_a_command(in_repo):
     lines = text.splitlines()
     # commands and the verdict line: nothing a case says starts a line of its own
     assert all(COMMAND.match(line) for line in lines[:-1])
-    assert lines[-1].startswith("diplo: odd, name: x%0A::error::y.yaml: FAIL")
+    # each value is one line (engine/formats/escape.py): its line breaks are spaces
+    assert lines[-1].startswith("diplo: odd, name: x ::error::y.yaml: FAIL")
     assert len(finding_commands(text)) == len(report.findings)
     assert not [line for line in lines if "forged" in line and not line.startswith("::error ")]
     command = finding_commands(text)[0]
     assert command["level"] == "error"
     assert command["title"] == "critical risk: a, line=9::b: c %3A"
-    assert command["file"] == odd_source and command["line"] == "1"
-    assert command["message"].split("\n")[:3] == ["ok", "::error file=evil.yaml,line=1::forged\r",
-                                                 "::warning::100% sure, 50%0A"]
-    assert "Remedy: r\r::notice::x" in command["message"]
+    assert command["file"] == odd_source.replace("\n", " ") and command["line"] == "1"
+    assert command["message"].split("\n")[:3] == [
+        "ok ::error file=evil.yaml,line=1::forged ::warning::100% sure, 50%0A",
+        "Remedy: r ::notice::x", 'Guidance (budget-cuts): "q ::x::"']
 
 
 def test_a_case_file_named_with_commas_and_colons(in_repo, tmp_path):

@@ -310,7 +310,9 @@ def test_junit_carries_text_that_xml_cannot(tmp_path):
     text = assess_as("junit", str(path))
     suite = next(iter(JUnitXml.fromstring(text)))
     title = dict((p.name, p.value) for p in suite.properties())["title"]
-    assert title == "Case \ufffd with <tags> & \"quotes\""
+    # a control character is shown as an escape (engine/formats/escape.py); what XML cannot
+    # carry otherwise becomes U+FFFD
+    assert title == "Case \\x01 with <tags> & \"quotes\""
 
 
 # --- the Markdown memo ----------------------------------------------------------------------

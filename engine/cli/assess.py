@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from .common import (
     EXIT_ERROR,
     EXIT_FAIL,
     EXIT_OK,
-    GLOB,
     executor_address,
     executor_option,
     format_option,
@@ -29,40 +26,12 @@ from .common import (
 
 
 def _expand(args, skip: set[Path]) -> list[str | DiploError]:
-    """Case arguments, in order: files as given; folders as the case files directly inside
-    them; glob patterns (also quoted ones the shell left alone, `**` for any depth) as the
-    case files and folders they match. An argument that yields no case file is an error in
-    its place. Files in `skip` (the waivers, baseline and output files) and waivers files are
-    never taken from a folder or a pattern."""
+    """Case arguments as case files (engine.inputs.expand); never the waivers, baseline or
+    output file (`skip`), nor a waivers file found by convention."""
+    from ..inputs.expand import expand_cases
     from ..review.waivers import CONVENTIONAL_NAME
-
-    def cases_in(folder: Path) -> list[str]:
-        return sorted(str(p) for p in folder.iterdir() if is_case(p))
-
-    def is_case(p: Path) -> bool:
-        # a link in a reviewed folder could point anywhere: only files named outright follow it
-        return (p.is_file() and not p.is_symlink() and p.suffix.lower() in CASE_SUFFIXES
-                and p.name != CONVENTIONAL_NAME and p.resolve() not in skip)
-
-    found: list[str | DiploError] = []
-    for raw in args:
-        path = Path(raw)
-        if path.is_dir():
-            inside = cases_in(path)
-            found.extend(inside or [DiploError(
-                "the folder holds no .yaml, .yml or .json case files", file=raw)])
-        elif GLOB.search(raw) and not path.exists():
-            inside = []
-            for match in sorted(glob.glob(raw, recursive=True)):
-                if Path(match).is_dir():
-                    inside.extend(cases_in(Path(match)))
-                elif is_case(Path(match)):
-                    inside.append(match)
-            found.extend(inside or [DiploError(
-                "the pattern matches no .yaml, .yml or .json case files", file=raw)])
-        else:
-            found.append(raw)
-    return found
+    return expand_cases(args, skip=skip, skip_names=(CONVENTIONAL_NAME,),
+                        suffixes=CASE_SUFFIXES)
 
 
 @click.command()
@@ -137,7 +106,8 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     from .. import formats
     from ..api import iter_assess_each
     from ..review import waivers as waiver_files
-    from ..review.gate import AtomicFile, Entry, render, review
+    from ..review.gate import Entry, render, review
+    from ..review.output import OutputFile
     if waivers_file is not None and no_waivers:
         raise UsageError("--waivers and --no-waivers cannot be used together", path="--waivers")
     settings = settings_for(packs=packs, params=params, waivers=waivers_file, no_waivers=no_waivers,
@@ -163,10 +133,11 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     explain = explain or formats.needs_facts(format_name)
     waivers = None
     if waivers_file is not None:
-        waivers = waiver_files.load_waivers(waivers_file)
+        waivers = waiver_files.load_waivers(waivers_file, found_in=settings.waivers_found_in())
     elif not no_waivers and paths:
-        found = waiver_files.conventional_file(paths[0])
-        waivers = waiver_files.load_waivers(found) if found else None
+        waivers_file = waiver_files.conventional_file(paths[0])
+        if waivers_file is not None:
+            waivers = waiver_files.load_waivers(waivers_file, found_in=waivers_file.parent)
     baseline = None
     if baseline_file:
         from ..review.baseline import load_baseline
@@ -175,10 +146,17 @@ def assess(cases, packs, params, format_name, fail_on, exit_zero, explain, detai
     # a format that streams is written a report at a time, as each case is assessed; on a
     # terminal its lines are the progress, and errors are said as they come
     streaming = formats.streams(format_name)
-    live = streaming and not output
+    live = streaming and output is None
     day = waiver_files.today()
     batch: list[Entry] = []  # in the order of the arguments
-    with (AtomicFile(output) if output else contextlib.nullcontext()) as out:
+    # the output never replaces what this run reads
+    inputs = {str(path): "a case" for path in paths if path != "-"}
+    inputs.update((str(path), what) for path, what in (
+        (waivers_file, "the waivers file"), (baseline_file, "the baseline"),
+        (map_file, "the spreadsheet map"),
+        (settings.config and settings.config.path, "the configuration file")) if path)
+    with (OutputFile(output, inputs=inputs) if output is not None
+          else contextlib.nullcontext()) as out:
         def write(text: str) -> None:
             if out is not None:
                 out.write(text)

@@ -47,9 +47,10 @@ FINDING_HEADERS = ("#", "id", "severity", "concern", "title", "subjects", "secti
 
 def finding_rows(report) -> list[tuple]:
     """One row per finding, in the report's order, for the tabular formats; long ids are
-    shortened (`short_ids`)."""
+    shortened (`short_ids`). A pack's title is one line (engine/formats/escape.py)."""
+    from .escape import one_line
     shown = short_ids([f.id for f in report.findings])
-    return [(i, shown[f.id], finding_severity(f), f.concern, f.title,
+    return [(i, shown[f.id], finding_severity(f), f.concern, one_line(f.title),
              ", ".join(f.subjects) or "-", f.citation.section)
             for i, f in enumerate(report.findings, 1)]
 
@@ -112,18 +113,20 @@ def detail_lines(report, show_id, *, details: bool = True,
                  tree: Callable[[Any], list[str]] | None = None) -> list[str]:
     """Each finding numbered as in the table of findings: with `details`, its full id,
     message, remedy and quote; with `tree`, the lines `tree(finding)` gives (its proof tree)
-    under it."""
+    under it. Each text of a pack or a case is one line of its own."""
+    from .escape import one_line
     lines = []
     for i, f in enumerate(report.findings, 1):
         below = []
         if details:
-            lines.append(f"{i}. {show_id(f.id)} {f.message}")
+            lines.append(f"{i}. {show_id(f.id)} {one_line(f.message)}")
             if f.remediation:
-                below.append(f"Remedy: {f.remediation}")
-            below.append(f"Guidance ({f.citation.section}): \"{f.citation.quote}\"")
+                below.append(f"Remedy: {one_line(f.remediation)}")
+            below.append(f"Guidance ({f.citation.section}): \"{one_line(f.citation.quote)}\"")
             if f.severity_override is not None:
-                below.append(f"Severity: {f.severity}, set by {f.severity_override.by} (the "
-                             f"rule gives {f.severity_override.default})")
+                below.append(f"Severity: {f.severity}, set by "
+                             f"{one_line(f.severity_override.by)} (the rule gives "
+                             f"{f.severity_override.default})")
             below += tree(f) if tree is not None else []
         elif tree is not None:
             first, *below = tree(f)
@@ -145,11 +148,12 @@ def gate_findings(report, fail_on: str) -> list:
 
 def sweep_rows(sweep) -> list[list]:
     """One row per step of a sweep: the value, each finding's severity or '-', the verdict."""
+    from .escape import one_line
     rows = []
     for step in sweep.rows:
         if step.error is not None:
             rows.append([show_number(step.value)] + [""] * len(sweep.findings)
-                        + [f"error: {step.error}"])
+                        + [f"error: {one_line(step.error)}"])
         else:
             rows.append([show_number(step.value)]
                         + [step.findings.get(f.id, "-") for f in sweep.findings]
@@ -161,8 +165,9 @@ RULE_HEADERS = ("id", "kind", "severity", "concern", "derives", "citation", "tag
 
 
 def rule_rows(rules) -> list[tuple]:
+    from .escape import one_line
     return [(r.id, r.kind, r.severity or "-", r.concern or "-", r.derives or "-", r.citation,
-             ", ".join(r.tags) or "-", r.title) for r in rules]
+             ", ".join(r.tags) or "-", one_line(r.title)) for r in rules]
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -266,9 +271,10 @@ def show_value(value: Any) -> str:
         return show_number(value)
     if isinstance(value, dict):
         return "present"   # a whole line or commitment: present in one case only
+    from .escape import one_line   # a case's text: one line, shown as written
     if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return one_line(json.dumps(value, ensure_ascii=False))
+    return one_line(value)
 
 
 def show_severity(severity: str | None) -> str:

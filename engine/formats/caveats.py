@@ -7,13 +7,15 @@ from . import show_number, show_severity
 
 
 def coverage_line(entry) -> str:
+    from .escape import one_line
     rules = f" (rules: {', '.join(entry.rules)})" if entry.rules else ""
-    return f"{entry.missing}: {entry.reason}{rules}"
+    return one_line(f"{entry.missing}: {entry.reason}{rules}")
 
 
 def warning_line(warning) -> str:
+    from .escape import one_line
     accepted = " (accepted by the case)" if warning.accepted else ""
-    return f"{warning.path}: {warning.message}{accepted}"
+    return one_line(f"{warning.path}: {warning.message}{accepted}")
 
 
 def robustness_of(report, finding_id: str):
@@ -55,6 +57,7 @@ def appearing(report) -> list:
 
 
 def sources_lines(report) -> list[str]:
+    from .escape import one_line   # the analyst's words, each line one line
     notes = getattr(report, "notes", None)
     if notes is None:
         return []
@@ -70,7 +73,7 @@ def sources_lines(report) -> list[str]:
         parts = (["sources: " + "; ".join(subject.sources)] if subject.sources else []) + (
             ["notes: " + subject.notes] if subject.notes else [])
         lines.append(f"{subject.id}: " + "; ".join(parts))
-    return lines
+    return [one_line(line) for line in lines]
 
 
 def plain_lines(report, brief: bool = False) -> list[str]:

@@ -9,7 +9,9 @@ title says why. A case file that could not be read or validated is an error at t
 error. After each case's commands, one plain line gives its verdict for the log.
 
 Case and pack text goes through GitHub's escaping (`%`, CR and LF in the message; also `:` and
-`,` in the properties), so no text of a case can end a command early or start another one.
+`,` in the properties), so no text of a case can end a command early or start another one; each
+value is one line, and control characters are shown as escapes (engine/formats/escape.py), so
+none reaches the log as an escape sequence.
 
 When the environment variable GITHUB_STEP_SUMMARY names a file (as GitHub sets it for every
 step), a Markdown table of each case's verdict, gate and counts is appended to it. File paths
@@ -18,12 +20,12 @@ are made relative to GITHUB_WORKSPACE when they lie inside it, as annotations re
 from __future__ import annotations
 
 import os
-import re
 
 from ..errors import UsageError
 from ..model import SEVERITIES
 from . import finding_severity, gate_findings, register
 from .caveats import coverage_line
+from .escape import md_text, one_line, workflow_data, workflow_property
 from .sarif import CaseLocator
 from .table import change_text, severity_text, summary_text
 
@@ -34,15 +36,8 @@ WORKSPACE = "GITHUB_WORKSPACE"
 _COUNTS = tuple(reversed(SEVERITIES))
 
 
-def escape_data(text: str) -> str:
-    """A command's message, as GitHub's toolkit escapes it (`escapeData`)."""
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A command's property value (file, title), as GitHub's toolkit escapes it
-    (`escapeProperty`): `:` would end the properties, `,` start another one."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+escape_data = workflow_data            # a command's message
+escape_property = workflow_property    # a command's property value (file, title)
 
 
 def command(level: str, message: str, **properties) -> str:
@@ -73,7 +68,7 @@ def _excused(report, finding) -> str | None:
         return None
     if getattr(finding, "waived", None) is not None:
         w = finding.waived
-        return f"waived until {w.expires} by {w.owner}: {w.reason}"
+        return f"waived until {w.expires} by {one_line(w.owner)}: {one_line(w.reason)}"
     baseline = getattr(report, "baseline", None)
     if baseline is not None and finding.id not in {*baseline.new, *baseline.worse}:
         return "known from the baseline"
@@ -88,10 +83,12 @@ def _finding_command(report, finding, locator) -> str:
     if excused:
         title += " (waived)" if getattr(finding, "waived", None) is not None \
             else " (known from the baseline)"
-    lines = [finding.message]
+    # the message's lines are diplo's; each value in them is one line of its own
+    lines = [one_line(finding.message)]
     if finding.remediation:
-        lines.append(f"Remedy: {finding.remediation}")
-    lines.append(f"Guidance ({finding.citation.section}): \"{finding.citation.quote}\"")
+        lines.append(f"Remedy: {one_line(finding.remediation)}")
+    lines.append(f"Guidance ({finding.citation.section}): "
+                 f"\"{one_line(finding.citation.quote)}\"")
     if excused:
         lines.append(f"Not counted by the gate: {excused}.")
     lines.append(f"Finding {finding.id} (rule {finding.pack}/{finding.rule})")
@@ -114,19 +111,15 @@ def _error_command(error) -> str:
             where["line"] = str(error.line)
             if error.column:
                 where["col"] = str(error.column)
-    return command("error", str(error), **where, title="case not assessed")
+    return command("error", one_line(str(error)), **where, title="case not assessed")
 
 
 # --- the step summary ---------------------------------------------------------------------------
 
-# inside a table cell: what could start emphasis, code, a link, HTML, an entity or an autolink
-# (`:` of `http:`), or end the cell; a backslash escapes each of them in CommonMark
-_MARKUP = re.compile(r"[\\`*_\[\]<>|~&:]")
-
-
 def _md(text) -> str:
-    """Case text in a Markdown table cell: one line, no markup."""
-    return _MARKUP.sub(lambda m: "\\" + m.group(), " ".join(str(text).split()))
+    """Case text in a Markdown table cell: one line, no markup, no entity, no autolink (`:`
+    of `http:`), nothing that ends the cell."""
+    return md_text(text, strict=True)
 
 
 def step_summary(reports, unreadable, fail_on: str) -> str:
@@ -172,10 +165,11 @@ def _caveat_commands(report) -> list[str]:
     for each check the case left impossible."""
     source = report.case.source
     where = annotation_path(source) if source else None
-    lines = [command("warning", w.message, file=where, line=w.line, col=w.column,
+    lines = [command("warning", one_line(w.message), file=where, line=w.line, col=w.column,
                      title=f"figure that looks mistyped: {w.path}")
              for w in getattr(report, "warnings", []) if not w.accepted]
-    lines += [command("notice", coverage_line(e), file=where, title=f"not checked: {e.missing}")
+    lines += [command("notice", one_line(coverage_line(e)), file=where,
+                      title=f"not checked: {e.missing}")
               for e in getattr(report, "coverage", [])]
     return lines
 
@@ -200,8 +194,8 @@ class GithubFormat:
         for report in reports:
             lines += [_finding_command(report, f, locator) for f in report.findings]
             lines += _caveat_commands(report)
-            lines.append(escape_data(f"diplo: {report.case.source or report.case.id}: "
-                                     f"{summary_text(report.verdict, report.summary)}"))
+            lines.append(escape_data(f"diplo: {one_line(report.case.source or report.case.id)}"
+                                     f": {summary_text(report.verdict, report.summary)}"))
         lines += [_error_command(error) for error in unreadable]
         _append_summary(step_summary(reports, list(unreadable), fail_on))
         return "\n".join(lines) + "\n" if lines else ""
@@ -224,17 +218,19 @@ class GithubFormat:
             title = (f"{change.change.replace('_', ' ')} "
                      f"{severity_text(change) + ' risk' if change.kind == 'risk' else 'strength'}"
                      f": {change.title}")
-            lines_of = [change.message]
+            lines_of = [one_line(change.message)]
             causes = change.causes + change.parameter_causes
             if causes:
-                lines_of.append("Because: " + "; ".join(change_text(x) for x in causes))
+                lines_of.append("Because: " + "; ".join(one_line(change_text(x))
+                                                        for x in causes))
             lines_of.append(f"Finding {change.id} (rule {change.pack}/{change.rule})")
             # a resolved finding is no longer in the proposal: it is put at the entry or field
             # it rested on, which the proposal usually still has
             lines.append(_located(level, "\n".join(lines_of), c.proposal.source, change,
                                   locator, title))
         lines.append(escape_data(
-            f"diplo: {c.proposal.source or c.proposal.id} against "
-            f"{c.base.source or c.base.id}: {len(c.new)} new, {len(c.resolved)} resolved, "
+            f"diplo: {one_line(c.proposal.source or c.proposal.id)} against "
+            f"{one_line(c.base.source or c.base.id)}: {len(c.new)} new, "
+            f"{len(c.resolved)} resolved, "
             f"{len(c.changed)} changed in severity, {c.unchanged} unchanged"))
         return "\n".join(lines) + "\n"

@@ -11,19 +11,23 @@ same bytes.
 """
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from ..errors import DiploError, UsageError
 from ..model import SEVERITIES
 from . import gate_findings, register
 
-# characters XML 1.0 cannot carry, even escaped
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def _text(value) -> str:
-    return _NOT_XML.sub("\ufffd", str(value))
+    """Text of several lines (diplo's), for XML (engine/formats/escape.py)."""
+    # imported here: asking for a format imports that format's module alone
+    from .escape import xml_text
+    return xml_text(value)
+
+
+def _line(value) -> str:
+    """Someone else's text (a case's, a pack's, a waiver's) as one line of it."""
+    from .escape import one_line
+    return one_line(value)
 
 
 def loaded_rules(reports) -> list | None:
@@ -60,10 +64,11 @@ def loaded_rules(reports) -> list | None:
 
 def _finding_line(finding) -> str:
     what = finding.severity if finding.kind == "risk" else "strength"
-    line = f"[{what}] {finding.id}: {finding.message}"
+    line = f"[{what}] {finding.id}: {_line(finding.message)}"
     waived = getattr(finding, "waived", None)
     if waived is not None:
-        line += f" (waived until {waived.expires} by {waived.owner}: {waived.reason})"
+        line += (f" (waived until {waived.expires} by {_line(waived.owner)}: "
+                 f"{_line(waived.reason)})")
     return line
 
 
@@ -72,25 +77,27 @@ def _failure_text(findings) -> str:
     for finding in findings:
         lines.append(_finding_line(finding))
         if finding.remediation:
-            lines.append(f"  Remedy: {finding.remediation}")
-        lines.append(f"  Guidance ({finding.citation.section}): \"{finding.citation.quote}\"")
+            lines.append(f"  Remedy: {_line(finding.remediation)}")
+        lines.append(f"  Guidance ({finding.citation.section}): "
+                     f"\"{_line(finding.citation.quote)}\"")
     return "\n".join(lines)
 
 
 def _errored_suite(root, error: DiploError) -> None:
     """A case file that could not be read or validated: a suite of one errored test, so that a
     CI test report shows the batch as broken, not as passed."""
-    name = error.file or "case"
+    name = _line(error.file or "case")
     suite = ET.SubElement(root, "testsuite", name=_text(name), tests="1", failures="0",
                           errors="1", skipped="0", time="0")
     test = ET.SubElement(suite, "testcase", name="read and validate the case",
                          classname=_text(name), time="0")
     if error.file:
-        test.set("file", _text(error.file))
+        test.set("file", _text(_line(error.file)))
         if error.line:
             test.set("line", str(error.line))
-    failed = ET.SubElement(test, "error", type="invalid-case", message=_text(str(error)))
-    failed.text = _text(str(error))
+    failed = ET.SubElement(test, "error", type="invalid-case",
+                           message=_text(_line(str(error))))
+    failed.text = _text(_line(str(error)))
 
 
 @register
@@ -138,9 +145,10 @@ class JunitFormat:
                                  "only the rules that reported (the packs could not be "
                                  "loaded again)")):
                 if value is not None:
-                    ET.SubElement(properties, "property", name=name, value=_text(value))
+                    ET.SubElement(properties, "property", name=name,
+                                  value=_text(_line(value)))
             for name, value in caveats.properties(report):
-                ET.SubElement(properties, "property", name=name, value=_text(value))
+                ET.SubElement(properties, "property", name=name, value=_text(_line(value)))
             gating = {f.id for f in gate_findings(report, fail_on)}
             failures = 0
             for pack, rule in keys:
@@ -148,13 +156,13 @@ class JunitFormat:
                 case_element = ET.SubElement(suite, "testcase", name=_text(rule),
                                              classname=_text(case.id), time="0")
                 if case.source:
-                    case_element.set("file", _text(case.source))
+                    case_element.set("file", _text(_line(case.source)))
                 failing = [f for f in findings if f.id in gating]
                 if failing:
                     failures += 1
                     worst = max((f.severity for f in failing), key=SEVERITIES.index)
                     failure = ET.SubElement(case_element, "failure", type=worst, message=_text(
-                        " | ".join(f"{f.id}: {f.message}" for f in failing)))
+                        " | ".join(f"{f.id}: {_line(f.message)}" for f in failing)))
                     failure.text = _text(_failure_text(failing))
                 rest = [f for f in findings if f not in failing]
                 if rest:

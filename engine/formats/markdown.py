@@ -40,6 +40,7 @@ from .caveats import (
     robustness_text,
     sources_lines,
 )
+from .escape import md_code, md_text, one_line
 from .table import (
     NO_CAUSE,
     SECTIONS,
@@ -54,8 +55,9 @@ from .tree import proof_lines
 
 
 def _cell(value) -> str:
-    # a pipe or a line break inside a cell would end the cell or the row
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    # the cells' text is escaped Markdown already (`md_text`, `md_code`); a pipe would still
+    # end the cell (GitHub reads `\|` as a pipe, inside a code span too)
+    return one_line(value).replace("|", "\\|")
 
 
 def _table(headers, rows) -> list[str]:
@@ -65,36 +67,11 @@ def _table(headers, rows) -> list[str]:
     return lines
 
 
-def _code(text: str) -> str:
-    return f"`{text}`" if "`" not in text else text
-
-
 # --- the memo --------------------------------------------------------------------------------
 
-_SPECIAL = re.compile(r"[\\`*<\[\]~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-# what would open a block at the start of a line: a heading, a quote, a list item, a rule
-_BLOCK_START = re.compile(r"#{1,6}(?=\s|$)|>|[-+](?=\s|$)|[-=]+\s*$|\d{1,9}(?=[.)](?:\s|$))")
-
-
-def _md(text) -> str:
-    """Text from a case or a pack as inline Markdown: one line, and no character that would
-    start emphasis, code, a link, HTML or (at the start of a line) a heading, quote or list."""
-    text = " ".join(str(text).split())
-    text = _SPECIAL.sub(lambda m: "\\" + m.group(), text)
-    start = _BLOCK_START.match(text)
-    if start:  # "1. x" -> "1\. x"; "# x" -> "\# x"
-        at = start.end() if start.group().isdigit() else 0
-        text = text[:at] + "\\" + text[at:]
-    return text
-
-
-def _inline_code(text: str) -> str:
-    """`text` as a code span, whatever backticks it holds."""
-    text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+# text from a case or a pack as inline Markdown, and as a code span (engine/formats/escape.py)
+_md = md_text
+_inline_code = md_code
 
 
 def _concern(concern: str) -> str:
@@ -424,19 +401,22 @@ class MarkdownFormat:
         return document.fitted(limit, appendix) + appendix
 
     def rules(self, rules) -> str:
-        return "\n".join(_table(RULE_HEADERS, rule_rows(rules))) + "\n"
+        # ids, concerns, sections and tags are plain names (the loader checks them); a title
+        # is the pack's text
+        rows = [(*row[:-1], md_text(row[-1])) for row in rule_rows(rules)]
+        return "\n".join(_table(RULE_HEADERS, rows)) + "\n"
 
     def comparison(self, comparison) -> str:
         c = comparison
-        lines = [f"### Compare: {c.base.title} ({_code(c.base.id)})", ""]
+        lines = [f"### Compare: {md_text(c.base.title)} ({md_code(c.base.id)})", ""]
         lines += _table(("", "case", "verdict"), [
-            ("base", case_text(c.base), summary_text(c.base_verdict, c.base_summary)),
-            ("proposal", case_text(c.proposal) + (" (changed)" if c.edits or c.parameters
-                                                  else ""),
+            ("base", md_text(case_text(c.base)), summary_text(c.base_verdict, c.base_summary)),
+            ("proposal", md_text(case_text(c.proposal)) + (" (changed)" if c.edits
+                                                           or c.parameters else ""),
              summary_text(c.proposal_verdict, c.proposal_summary))])
         if c.edits or c.parameters:
             lines.append("")
-            lines.append("What if: " + "; ".join(_code(change_text(e))
+            lines.append("What if: " + "; ".join(md_code(change_text(e))
                                                  for e in c.edits + c.parameters))
         for key, heading in SECTIONS:
             changes = getattr(c, key)
@@ -445,8 +425,8 @@ class MarkdownFormat:
                 lines.append("None.")
                 continue
             lines += _table(("severity", "finding", "title", "because"), [
-                (severity_text(ch), _code(ch.id), ch.title,
-                 "; ".join(_code(change_text(x)) for x in ch.causes + ch.parameter_causes)
+                (severity_text(ch), md_code(ch.id), md_text(ch.title),
+                 "; ".join(md_code(change_text(x)) for x in ch.causes + ch.parameter_causes)
                  or NO_CAUSE) for ch in changes])
         lines += ["", f"Unchanged: {c.unchanged} finding{'s' * (c.unchanged != 1)} "
                       f"[{packs_text(c.packs)}]"]
@@ -454,21 +434,26 @@ class MarkdownFormat:
 
     def sweep(self, sweep) -> str:
         w = sweep
-        lines = [f"### Sweep of {_code(w.path)} from {show_number(w.start)} to "
+        lines = [f"### Sweep of {md_code(w.path)} from {show_number(w.start)} to "
                  f"{show_number(w.stop)} in {w.steps} step{'s' * (w.steps != 1)}", "",
-                 f"{w.case.title} ({_code(w.case.id)}); {original_text(w.original)}.", ""]
+                 f"{md_text(w.case.title)} ({md_code(w.case.id)}); {original_text(w.original)}.",
+                 ""]
         rows = sweep_rows(w)
+        for row, step in zip(rows, w.rows):
+            if step.error is not None:   # the case's own words may be in it
+                row[-1] = f"error: {md_text(step.error)}"
         lines += _table(["value"] + [str(i) for i in range(1, len(w.findings) + 1)]
                         + ["verdict"], rows)
         if w.findings:
             lines += ["", "Findings:", ""]
             lines += _table(("#", "finding", "title"),
-                            [(i, _code(f.id), f.title) for i, f in enumerate(w.findings, 1)])
+                            [(i, md_code(f.id), md_text(f.title))
+                             for i, f in enumerate(w.findings, 1)])
         lines.append("")
         if w.switches:
             lines += [f"Switches (by bisection, to within {show_number(w.tolerance)}):", ""]
             lines += _table(("finding", "change", "at", "still before at"), [
-                (_code(s.finding), f"{show_severity(s.before)} -> {show_severity(s.after)}",
+                (md_code(s.finding), f"{show_severity(s.before)} -> {show_severity(s.after)}",
                  show_number(s.at), show_number(s.last_before)
                  + ("" if s.exact else " (values in between make the case invalid)"))
                 for s in w.switches])

@@ -10,7 +10,9 @@ A waived risk carries a SARIF suppression (status accepted, with the waiver's re
 with a baseline each result has its `baselineState` (new, updated when more severe,
 unchanged). Strengths are not results (code scanning shows every result as an alert, whatever
 its `kind`); the run's properties count them per case. `tool.driver.rules` describes each rule
-that has a result: its title, its guidance citation and the remedy.
+that has a result: its title, its guidance citation and the remedy. Text from a case or a pack
+is one line in the text fields and escaped in the markdown ones; the properties carry it as it
+is, as data.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .. import __version__
 from ..errors import DiploError
 from . import register
 from .caveats import robustness_of
+from .escape import md_text, one_line
 
 SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
                 "sarif-schema-2.1.0.json")
@@ -102,14 +105,18 @@ class CaseLocator:
 
 
 def _help(title: str, citation, remediation: str | None, example: str | None) -> dict:
-    guidance = f"Guidance, section {citation.section}: \"{citation.quote}\""
-    markdown_guidance = f"**Guidance**, section `{citation.section}`:\n\n> {citation.quote}"
+    # a pack's text, one line each, and escaped in the markdown (engine/formats/escape.py)
+    guidance = f"Guidance, section {citation.section}: \"{one_line(citation.quote)}\""
+    markdown_guidance = (f"**Guidance**, section `{citation.section}`:\n\n> "
+                         f"{md_text(citation.quote)}")
     if remediation:
         where = f" (as given for {example}; each result's properties give its own)" \
             if example else ""
-        return {"text": f"Remedy{where}: {remediation}\n{guidance}",
-                "markdown": f"**Remedy**{where}: {remediation}\n\n{markdown_guidance}"}
-    return {"text": f"{title}.\n{guidance}", "markdown": f"{title}.\n\n{markdown_guidance}"}
+        return {"text": f"Remedy{where}: {one_line(remediation)}\n{guidance}",
+                "markdown": f"**Remedy**{where}: {md_text(remediation)}\n\n"
+                            f"{markdown_guidance}"}
+    return {"text": f"{one_line(title)}.\n{guidance}",
+            "markdown": f"{md_text(title)}.\n\n{markdown_guidance}"}
 
 
 def _descriptor(finding, remedies: set) -> dict:
@@ -118,9 +125,9 @@ def _descriptor(finding, remedies: set) -> dict:
     return {
         "id": rule_id(finding.pack, finding.rule),
         "name": finding.rule,
-        "shortDescription": {"text": finding.title},
-        "fullDescription": {"text": f"{finding.title}. Guidance, section {citation.section}: "
-                                    f"\"{citation.quote}\""},
+        "shortDescription": {"text": one_line(finding.title)},
+        "fullDescription": {"text": f"{one_line(finding.title)}. Guidance, section "
+                                    f"{citation.section}: \"{one_line(citation.quote)}\""},
         # a remedy names the finding's own lines; when the rule's findings differ, say whose
         "help": _help(finding.title, citation, finding.remediation,
                       finding.id if len(remedies) > 1 else None),
@@ -149,7 +156,7 @@ def _baseline_state(report, finding) -> str | None:
 def _notification(error: DiploError) -> dict:
     """A case file that could not be read or validated, as a tool execution notification:
     code scanning shows the run as failed with the reason, located in the file."""
-    notification: dict = {"level": "error", "message": {"text": str(error)}}
+    notification: dict = {"level": "error", "message": {"text": one_line(str(error))}}
     if error.file:
         region = {"startLine": error.line} if error.line else {}
         if error.line and error.column:
@@ -217,7 +224,7 @@ class SarifFormat:
                 rid = rule_id(finding.pack, finding.rule)
                 result: dict = {
                     "ruleId": rid, "ruleIndex": index[rid], "level": LEVELS[finding.severity],
-                    "message": {"text": finding.message},
+                    "message": {"text": one_line(finding.message)},
                 }
                 if source:
                     line, column = locator.position(source, finding)
@@ -234,8 +241,8 @@ class SarifFormat:
                 if waived is not None:   # accepted by a waiver: code scanning dismisses it
                     result["suppressions"] = [{
                         "kind": "external", "status": "accepted",
-                        "justification": f"{waived.reason} (owner {waived.owner}, until "
-                                         f"{waived.expires})"}]
+                        "justification": f"{one_line(waived.reason)} (owner "
+                                         f"{one_line(waived.owner)}, until {waived.expires})"}]
                 result["properties"] = {
                     "case": report.case.id, "finding": finding.id,
                     "severity": finding.severity, "concern": finding.concern,
@@ -269,7 +276,7 @@ class SarifFormat:
             level = LEVELS[severity]
             descriptors.append({
                 "id": rule_id(rule.pack, rule.id), "name": rule.id,
-                "shortDescription": {"text": rule.title},
+                "shortDescription": {"text": one_line(rule.title)},
                 "defaultConfiguration": {"level": level},
                 "properties": {"pack": rule.pack, "rule": rule.id, "kind": rule.kind,
                                "severity": rule.severity, "concern": rule.concern,

@@ -17,6 +17,7 @@ from . import (
     sweep_rows,
 )
 from .caveats import plain_lines
+from .escape import one_line
 from .terminal import fit_lines, fit_table, paint, terminal
 from .tree import proof_lines
 
@@ -65,7 +66,7 @@ def original_text(value) -> str:
 
 
 def case_text(ref) -> str:
-    return ref.source or ref.id
+    return one_line(ref.source or ref.id)
 
 
 @register
@@ -81,9 +82,11 @@ class TableFormat:
         blocks = []
         for report in reports:
             case = report.case
-            head = f"{case.title} ({case.id})"
+            # a case's title and file name are someone else's text: one line each, so that
+            # none can add a line of diplo's own (a forged verdict) or act on the terminal
+            head = f"{one_line(case.title)} ({case.id})"
             if case.source:
-                head += f"  {case.source}"
+                head += f"  {one_line(case.source)}"
             lines = fit_lines([head])
             if not report.findings:
                 lines.append("No findings.")
@@ -111,7 +114,7 @@ class TableFormat:
                     lines.append(f"Near misses: {len(report.near_misses) or 'none'}")
                 else:
                     lines.append("Near misses:" + ("" if report.near_misses else " none"))
-                    lines += fit_lines([f"  {n.message}"
+                    lines += fit_lines([f"  {one_line(n.message)}"
                                         for n in report.near_misses])
             lines += fit_lines(plain_lines(report, brief=summary))
             blocks.append("\n".join(lines))
@@ -128,9 +131,9 @@ class TableFormat:
 
     def comparison(self, comparison) -> str:
         c = comparison
-        lines = [f"Compare: {c.base.title} ({c.base.id})"
+        lines = [f"Compare: {one_line(c.base.title)} ({c.base.id})"
                  + ("" if c.proposal.id == c.base.id else
-                    f" with {c.proposal.title} ({c.proposal.id})")]
+                    f" with {one_line(c.proposal.title)} ({c.proposal.id})")]
         rows = [("base", case_text(c.base), summary_text(c.base_verdict, c.base_summary)),
                 ("proposal", case_text(c.proposal) + (" (changed)" if c.edits or c.parameters
                                                        else ""),
@@ -150,7 +153,7 @@ class TableFormat:
             pad = " " * (width + 4)
             for ch in changes:
                 lines.append(f"  {severity_text(ch):<{width}}  {ch.id}")
-                lines.append(f"{pad}{ch.title}")
+                lines.append(f"{pad}{one_line(ch.title)}")
                 causes = [change_text(x) for x in ch.causes + ch.parameter_causes]
                 lines.append(f"{pad}because " + ("; ".join(causes) if causes else NO_CAUSE))
         lines.append("")
@@ -161,11 +164,11 @@ class TableFormat:
     def sweep(self, sweep) -> str:
         w = sweep
         lines = fit_lines([
-            f"Sweep of {w.path} from {show_number(w.start)} to "
+            f"Sweep of {one_line(w.path)} from {show_number(w.start)} to "
             f"{show_number(w.stop)} in {w.steps} step{'s' * (w.steps != 1)} "
             f"({original_text(w.original)})",
-            f"{w.case.title} ({w.case.id})"
-            + (f"  {w.case.source}" if w.case.source else "")])
+            f"{one_line(w.case.title)} ({w.case.id})"
+            + (f"  {one_line(w.case.source)}" if w.case.source else "")])
         headers = ["value"] + [str(i) for i in range(1, len(w.findings) + 1)] + ["verdict"]
         rows = sweep_rows(w)
         lines.append("")
@@ -173,7 +176,7 @@ class TableFormat:
         if w.findings:
             lines.append("")
             lines.append("Findings:")
-            lines += _plain_rows([(i, f.id, f.title)
+            lines += _plain_rows([(i, f.id, one_line(f.title))
                                   for i, f in enumerate(w.findings, 1)])
         lines.append("")
         if w.switches:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, TypeVar
 
 from . import show_value
+from .escape import one_line
 
 Node = TypeVar("Node")
 
@@ -26,7 +27,8 @@ def draw(root: Node, content: Callable[[Node], list[str]],
     def walk(node, prefix: str, last: bool, top: bool) -> None:
         head = "" if top else ("└─ " if last else "├─ ")
         pad = prefix + ("" if top else ("   " if last else "│  "))
-        first, *rest = content(node)
+        # a node's lines are one line each, whatever text of a case or a pack they hold
+        first, *rest = (one_line(line) for line in content(node))
         lines.append(f"{prefix}{head}{first}")
         lines.extend(pad + line for line in rest)
         below = list(children(node))
@@ -84,4 +86,4 @@ def proof_lines(report, finding) -> list[str]:
             return []
         return [(child, above + (fact_id,)) for child in fact.because]
 
-    return [" ".join(line.split("\n")) for line in draw(finding, content, children)]
+    return draw(finding, content, children)

@@ -1,20 +1,18 @@
 """What review workflows add to `diplo assess`: waivers and a baseline applied to each report,
-notes on them after each report in the text formats, the summary of a batch, and writing the
-output file atomically (docs/review-workflows.md).
+notes on them after each report in the text formats, and the summary of a batch
+(docs/review-workflows.md). The `--output` file is written by engine/review/output.py.
 """
 from __future__ import annotations
 
 import datetime
-import os
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from .. import formats
-from ..errors import DiploError, UsageError
+from ..errors import DiploError
+from ..formats.escape import md_code, md_text, one_line
 from ..model import SEVERITIES, Report
 
 if TYPE_CHECKING:  # imported where used: a plain assessment reads no waivers or baseline
@@ -152,9 +150,10 @@ def _table_notes(report: Report, fail_on: str) -> str:
                                 (report.baseline, _baseline_head, _baseline_rows)):
         if present is None:
             continue
-        lines.append(head(report))
+        lines.append(one_line(head(report)))
         lines += ["  " + line for line in tabulate(
-            rows(report), tablefmt="plain", disable_numparse=True).splitlines()]
+            [[one_line(cell) for cell in row] for row in rows(report)], tablefmt="plain",
+            disable_numparse=True).splitlines()]
     lines.append(_gate_words(report, fail_on))
     return "\n".join(lines) + "\n"
 
@@ -166,19 +165,21 @@ def _markdown_notes(reports: list[Report]) -> str:
     for report in reports:
         if report.waivers is None and report.baseline is None:
             continue
-        lines += ["", f"**{report.case.title}** (`{report.case.id}`)"]
+        # every text here may be someone else's: a case title, a waiver's owner, file names
+        lines += ["", f"**{md_text(report.case.title)}** ({md_code(report.case.id)})"]
         if report.waivers is not None:
-            lines += ["", _waivers_head(report)]
+            lines += ["", md_text(_waivers_head(report))]
             rows = [row for row in _waiver_rows(report) if row[0] != "waived"]
             if rows:
                 lines.append("")
-                lines += [f"- {status}: `{target}`: {text}" for status, target, text in rows]
+                lines += [f"- {status}: {md_code(target)}: {md_text(text)}"
+                          for status, target, text in rows]
         if report.baseline is not None:
-            lines += ["", _baseline_head(report)]
+            lines += ["", md_text(_baseline_head(report))]
             rows = [row for row in _baseline_rows(report) if row[0] != "known"]
             if rows:
                 lines.append("")
-                lines += [f"- {status}: `{text}`" for status, text in rows]
+                lines += [f"- {status}: {md_code(text)}" for status, text in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -186,13 +187,8 @@ def _markdown_unreadable(errors: list[DiploError]) -> str:
     lines = ["", "## Cases that could not be assessed", "",
              f"The gate fails: {len(errors)} case file{'s' * (len(errors) != 1)} could not be "
              "read or validated, so the batch was not checked whole.", ""]
-    lines += [f"- `{_code_text(str(error))}`" for error in errors]
+    lines += [f"- {md_code(str(error))}" for error in errors]
     return "\n".join(lines) + "\n"
-
-
-def _code_text(text: str) -> str:
-    # inside a code span a backtick would end it early; the error text is shown, not parsed
-    return text.replace("`", "'")
 
 
 def summary_table(batch: list[Entry], fail_on: str) -> str:
@@ -209,13 +205,15 @@ def summary_table(batch: list[Entry], fail_on: str) -> str:
         report = entry.report
         if report is None:
             invalid += 1
-            rows.append([entry.name, "invalid", "-"] + ["-"] * (len(_DOWN) + 1 + len(extra)))
+            rows.append([one_line(entry.name), "invalid", "-"]
+                        + ["-"] * (len(_DOWN) + 1 + len(extra)))
             continue
         fails = report.fails_gate(fail_on)
         failing += fails
         counts = report.summary.risks.model_dump()
-        row = [report.case.source or report.case.id, report.verdict, "fail" if fails else "pass",
-               *(str(counts[s]) for s in _DOWN), str(report.summary.strengths)]
+        row = [one_line(report.case.source or report.case.id), report.verdict,
+               "fail" if fails else "pass", *(str(counts[s]) for s in _DOWN),
+               str(report.summary.strengths)]
         if "waived" in extra:
             row.append(str(sum(1 for f in report.findings if f.waived is not None)))
         if "new/worse" in extra:
@@ -230,89 +228,3 @@ def summary_table(batch: list[Entry], fail_on: str) -> str:
     from ..formats.terminal import fit_lines, fit_table
     return (fit_table(rows, headers + extra, wrap=(0,)) + "\n"
             + "\n".join(fit_lines([last])) + "\n")
-
-
-# --- the output file ---------------------------------------------------------------------------
-
-def write_atomically(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that the file is either as it was or complete: a temporary
-    file in the same folder (same file system, so the rename is atomic), then os.replace."""
-    with AtomicFile(path) as out:
-        out.write(text)
-
-
-class AtomicFile:
-    """A file written whole or not at all, in pieces as they come: the pieces go to a
-    temporary file in the same folder (same file system, so the rename is atomic), which
-    replaces `path` when the `with` block ends normally having written something. An error
-    or an interruption, or nothing written, leaves `path` as it was and no temporary file."""
-
-    def __init__(self, path: str | Path):
-        self.path = path
-        self.target = Path(path)
-        if self.target.is_dir():
-            raise UsageError("is a folder; --output takes a file name", file=str(path))
-        if not self.target.parent.is_dir():   # said before a batch is assessed, not after
-            raise UsageError("cannot write: its folder does not exist", file=str(path))
-        self.temp: Path | None = None
-        self.out = None
-
-    def write(self, text: str) -> None:
-        if self.out is None:
-            self._open()
-        try:
-            self.out.write(text)
-        except OSError as exc:
-            raise self._error(exc) from None
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(self, kind, exc, traceback) -> None:
-        if self.out is None:
-            return
-        try:
-            if kind is None:
-                self._replace()
-        finally:
-            if self.temp is not None:   # not renamed: an error, or the rename failed
-                self.out.close()
-                try:
-                    os.unlink(self.temp)
-                except OSError:
-                    pass
-
-    def _open(self) -> None:
-        import secrets
-        temp = self.target.parent / (f".{self.target.name}.{os.getpid()}."
-                                     f"{secrets.token_hex(4)}.tmp")
-        try:
-            # os.open applies the umask, so a new file gets the permissions any write would give
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileNotFoundError:
-            raise UsageError("cannot write: its folder does not exist",
-                             file=str(self.path)) from None
-        except OSError as exc:
-            raise self._error(exc) from None
-        self.temp = temp
-        self.out = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def _replace(self) -> None:
-        mode = None
-        try:
-            mode = stat.S_IMODE(self.target.stat().st_mode)  # a replaced file keeps them
-        except OSError:
-            pass
-        try:
-            self.out.flush()
-            os.fsync(self.out.fileno())
-            self.out.close()
-            if mode is not None:
-                os.chmod(self.temp, mode)
-            os.replace(self.temp, self.target)
-        except OSError as exc:
-            raise self._error(exc) from None
-        self.temp = None
-
-    def _error(self, exc: OSError) -> UsageError:
-        return UsageError(f"cannot write: {exc.strerror or exc}", file=str(self.path))

@@ -20,7 +20,8 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from ..errors import WaiverError
+from ..errors import DiploError, WaiverError
+from ..inputs.found import check_link, quotable, withheld
 from ..inputs.source import Document, read_document
 from ..inputs.validation import validate
 from ..model import Finding, Report, Waived, WaiverEntry, WaiversInfo
@@ -113,14 +114,33 @@ class Waivers:
 
 
 def conventional_file(first_case: str | Path) -> Path | None:
-    """The waivers file that sits in the folder of the first case, if there is one."""
-    candidate = Path(first_case).parent / CONVENTIONAL_NAME
+    """The waivers file that sits in the folder of the first case, if there is one. A link
+    there is followed only while it stays inside that folder: one that leads out is refused
+    (WaiverError) before it is read, as it could lead to any file (engine.inputs.found)."""
+    folder = Path(first_case).parent
+    candidate = folder / CONVENTIONAL_NAME
+    check_link(candidate, folder, WaiverError, what=f"a {CONVENTIONAL_NAME}",
+               instead="name a waivers file with --waivers, or give --no-waivers")
     return candidate if candidate.is_file() else None
 
 
-def load_waivers(path: str | Path, *, display: str | None = None) -> Waivers:
+def load_waivers(path: str | Path, *, display: str | None = None,
+                 found_in: str | Path | None = None) -> Waivers:
     """Read and check a waivers file; WaiverError (with file, line and field) when it is not
-    valid."""
+    valid. `found_in`: diplo found the file by itself (beside the cases, or named by a
+    configuration file it found) in or from this folder, rather than being named it; unless
+    the file is a regular file inside that folder, its errors quote nothing of it."""
+    if found_in is not None and not quotable(path, found_in):
+        try:
+            return _load(path, display)
+        except DiploError as exc:
+            raise withheld(exc, WaiverError, file=display or str(path),
+                           what="the waivers file",
+                           instead="name it with --waivers") from None
+    return _load(path, display)
+
+
+def _load(path: str | Path, display: str | None) -> Waivers:
     doc = read_document(path, display=display)
     parsed: WaiversFile = validate(WaiversFile, doc, WaiverError, what="waivers file")
     items = []
