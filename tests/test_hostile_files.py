@@ -170,6 +170,7 @@ def test_a_waivers_file_named_by_a_found_configuration_quotes_nothing_from_outsi
     (project / "diplo.toml").write_text('waivers = "../credentials"\n', encoding="utf-8")
     os.chdir(project)
     one_error_line(run("assess", case.name), "credentials:1:1:", "nothing of it is shown")
+    one_error_line(run("config", "--check"), "credentials:1:1:", "nothing of it is shown")
     # inside the configuration's folder it is the project's own file, quoted as it is
     (project / "waivers.yaml").write_text("waivers: {}\n", encoding="utf-8")
     (project / "diplo.toml").write_text('waivers = "waivers.yaml"\n', encoding="utf-8")

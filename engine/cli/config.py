@@ -62,7 +62,7 @@ def config(packs, params, fail_on, waivers_file, no_waivers, format_name, check)
         pack = settings.load_pack()
         waivers = settings.waivers_file()
         if waivers is not None:
-            load_waivers(waivers)
+            load_waivers(waivers, found_in=settings.waivers_found_in())
         checked = (f"the packs load ({', '.join(f'{p.name} {p.version}' for p in pack.packs)}"
                    f"; {len(pack.rules)} rules)"
                    + (f" and the waivers file {waivers} is valid" if waivers else ""))
