@@ -30,6 +30,11 @@ def _too_large(path: Path):
 SECRET = "TOKEN-5f2b9c0e7d"
 
 
+def _root(path: Path) -> Path:
+    """The folder that holds the generated tree `path` is in (the test's temporary folder)."""
+    return next(p for p in path.absolute().parents if p.name == "generated").parent
+
+
 def _outside(root: Path) -> Path:
     """A credentials file, and a folder of "cases" holding it, beside the generated tree."""
     (root / "outside").mkdir(exist_ok=True)
@@ -49,7 +54,7 @@ def _waivers_link(inside: bool):
             (folder / ".env").write_text(f"token={SECRET}\n", encoding="utf-8")
             (folder / "diplo-waivers.yaml").symlink_to(".env")
         else:
-            (folder / "diplo-waivers.yaml").symlink_to(_outside(Path.cwd()).resolve())
+            (folder / "diplo-waivers.yaml").symlink_to(_outside(_root(folder)).resolve())
     return build
 
 
@@ -58,9 +63,10 @@ def _links_only(pattern: Path):
     # outside, and to the folder itself (a loop)
     folder = pattern.parent if "*" in pattern.name else pattern
     folder.mkdir(exist_ok=True)
-    _outside(Path.cwd())
-    (folder / "leak.yaml").symlink_to(Path.cwd().resolve() / "credentials")
-    (folder / "more").symlink_to(Path.cwd().resolve() / "outside")
+    root = _root(folder).resolve()
+    _outside(root)
+    (folder / "leak.yaml").symlink_to(root / "credentials")
+    (folder / "more").symlink_to(root / "outside")
     (folder / "loop").symlink_to(".")
 
 

@@ -121,10 +121,10 @@ class Input:
     lines: int = 1                           # a case file with several problems: one each
 
 
-def _corpus_args(key: str) -> Callable[[Path], list[str]]:
+def _corpus_args(key: str, extra: list[str]) -> Callable[[Path], list[str]]:
     def args(cwd: Path) -> list[str]:
         if "packs/" not in key:
-            return ["assess", key]
+            return ["assess", key, *extra]
         path = cwd / key
         members = sorted(p for p in path.iterdir() if (p / "pack.yaml").is_file()) \
             if path.is_dir() and not (path / "pack.yaml").exists() else []
@@ -142,7 +142,7 @@ def _corpus() -> dict[str, Input]:
         build = None
         if key in GENERATED:
             build = GENERATED[key]
-        inputs[key] = Input(_corpus_args(key), spec["words"], build,
+        inputs[key] = Input(_corpus_args(key, spec.get("args", [])), spec["words"], build,
                             lines=spec.get("lines", 1))
     return inputs
 
