@@ -23,6 +23,8 @@ _BOUNDS = {"inflation_pct": (-50.0, 1000.0), "transparency.secret_share_pct": (0
 
 
 MAX_LEVERS = 8
+MAX_SEARCHED = 25          # risks searched in one run, the most serious first
+FOCUS_MIN_DROPPED = 10     # lines a focus case must leave out to be worth making
 
 
 _STEPS = (0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)   # shares of the way to a bound
@@ -304,7 +306,7 @@ def _nearest(present: _Presence, path: str, current: float) -> float | None:
         inside, outside = current, None
         for share in _STEPS:
             probe = current + (bound - current) * share
-            if not present(probe):
+            if not present(path, probe):
                 outside = probe
                 break
             inside = probe
@@ -313,24 +315,16 @@ def _nearest(present: _Presence, path: str, current: float) -> float | None:
         tolerance = max(abs(outside - inside) * 1e-5, 0.001)
         while abs(outside - inside) > tolerance:
             middle = (inside + outside) / 2
-            if present(middle):
+            if present(path, middle):
                 inside = middle
             else:
                 outside = middle
         value = _round_towards(outside, inside)
-        if present(value):
+        if present(path, value):
             value = outside
         if best is None or abs(value - current) < abs(best - current):
             best = value
-    if best is None:
-        return None
-    verified = not present(best)
-    change = best - current
-    verb = "raise" if change > 0 else "lower"
-    unit = _unit_of(path, case)
-    return Remedy(path=path, current=current, value=best, change=change, verified=verified,
-                  message=f"{verb} {path} from {_exact(current)} to {_exact(best)} "
-                          f"({'+' if change > 0 else ''}{_exact(change)}{unit})")
+    return best
 
 
 def _unit_of(path: str, case: Case) -> str:

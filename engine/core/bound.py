@@ -40,6 +40,7 @@ class MatchBound:
         self.derived = {rule.derive_kind for rule in self.rules if rule.derive_kind}
         self.plan = [([p.kind for p in rule.positive], rule.derive_kind)
                      for rule in self.rules]
+        self.judges: dict | None = None
 
     def check(self, facts) -> None:
         """Raise CaseError when the case could make more than MAX_MATCHES frames."""
@@ -60,9 +61,10 @@ class MatchBound:
             self._refine(facts)
 
     def _refine(self, facts) -> None:
-        # made for each case (their caches hold its values), so threads never share them
-        judges = {id(p): _judge(p.where, p, dict(rule.params))
-                  for rule in self.rules for p in rule.positive}
+        judges = self.judges
+        if judges is None:   # made once, the first time a case needs them
+            judges = self.judges = {id(p): _judge(p.where, p, dict(rule.params))
+                                    for rule in self.rules for p in rule.positive}
         by_kind: dict[str, list] = {}
         for fact in facts:
             by_kind.setdefault(fact.kind, []).append(fact)
@@ -137,39 +139,20 @@ def _judge(node: ex.Node | None, pattern: Pattern, params: dict):
     of a function when nothing in the condition can be decided from the fact alone."""
     if node is None:
         return None
-    if _own(node, pattern):
-        # many facts share the values a condition reads (a commitment's dependencies all
-        # have its status): each combination is evaluated once
-        read = sorted({n.parts[-1] for n in ex.walk(node) if isinstance(n, ex.Ref)})
-        seen: dict = {}
-
-        def decide(fields):
-            key = tuple(fields.get(name, ex.MISSING) for name in read)
-            try:
-                return seen[key]
-            except KeyError:
-                pass
-            except TypeError:   # an unhashable value (a list): evaluated every time
-                key = None
-            values = dict(zip(read, key or ()))
-            try:
-                verdict = ex.evaluate(node, lambda parts: fields.get(parts[-1], ex.MISSING)
-                                      if key is None else values[parts[-1]], params) is True
-            except Exception:   # an upper bound: what cannot be decided may pass
-                verdict = None
-            if key is not None:
-                seen[key] = verdict
-            return verdict
-        return decide
     if isinstance(node, ex.BoolOp):
-        parts = [j for j in (_judge(item, pattern, params) for item in node.items) if j]
-        if not parts:
+        parts = [(_judge(item, pattern, params), item) for item in node.items]
+        known = [j for j, _ in parts if j]
+        if not known:
             return None
         if node.op == "and":
-            return lambda fields: False if any(j(fields) is False for j in parts) else None
-        if len(parts) < len(node.items):
-            return None   # an undecided alternative may hold
-        return lambda fields: True if any(j(fields) is True for j in parts) else None
+            # each test on its own, cheapest first: a test of a category or status fails
+            # most facts, and is evaluated once per value
+            return lambda fields: False if any(j(fields) is False for j in known) else (
+                True if len(known) == len(parts) else None)
+        if len(known) < len(parts):
+            return lambda fields: True if any(j(fields) is True for j in known) else None
+        return lambda fields: any(j(fields) is True for j in known) if all(
+            j(fields) is not None for j in known) else None
     if isinstance(node, ex.Unary) and node.op == "not":
         inner = _judge(node.operand, pattern, params)
         if inner is None:
@@ -179,7 +162,88 @@ def _judge(node: ex.Node | None, pattern: Pattern, params: dict):
             verdict = inner(fields)
             return None if verdict is None else not verdict
         return negated
+    if _own(node, pattern):
+        return _fast(node, params) or _evaluated(node, params)
     return None
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+            "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+_SWAPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _constant(node: ex.Node) -> bool:
+    return not any(isinstance(n, ex.Ref) for n in ex.walk(node))
+
+
+def _fast(node: ex.Node, params: dict):
+    """The common tests (a field against a constant, a flag, exists()) as a plain function,
+    with the semantics of ex.evaluate (an absent field fails every comparison); None for
+    anything else."""
+    missing = ex.MISSING
+    if isinstance(node, ex.Ref):
+        name = node.parts[-1]
+        return lambda fields: fields.get(name) is True
+    if isinstance(node, ex.Call) and node.name == "exists" and isinstance(node.args[0], ex.Ref):
+        name = node.args[0].parts[-1]
+        return lambda fields: name in fields
+    if not isinstance(node, ex.Compare) or node.op not in _COMPARE:
+        return None
+    left, right, op = node.left, node.right, node.op
+    if isinstance(right, ex.Ref) and _constant(left) and op in _SWAPPED:
+        left, right, op = right, left, _SWAPPED[op]
+    if not isinstance(left, ex.Ref) or not _constant(right):
+        return None
+    try:
+        value = ex.evaluate(right, lambda parts: missing, params)
+    except Exception:
+        return None
+    name, test = left.parts[-1], _COMPARE[op]
+    if value is missing:
+        return lambda fields: False
+
+    def decide(fields):
+        found = fields.get(name, missing)
+        if found is missing:
+            return False
+        try:
+            return test(found, value) is True
+        except TypeError:
+            return None
+    return decide
+
+
+def _evaluated(node: ex.Node, params: dict):
+    """Any other test of the fact's own fields, evaluated once per combination of the values
+    it reads (many facts share them: a commitment's dependencies all have its status)."""
+    read = sorted({n.parts[-1] for n in ex.walk(node) if isinstance(n, ex.Ref)})
+    # a verdict depends on the values alone, so it holds for every case; the memory is
+    # bounded, and threads share it safely (a verdict lost to a clearing is evaluated again)
+    seen: dict = {}
+
+    def decide(fields):
+        key = tuple(fields.get(name, ex.MISSING) for name in read)
+        try:
+            return seen[key]
+        except KeyError:
+            pass
+        except TypeError:   # an unhashable value (a list): evaluated every time
+            key = None
+        try:
+            verdict = ex.evaluate(node, lambda parts: fields.get(parts[-1], ex.MISSING),
+                                  params) is True
+        except Exception:   # an upper bound: what cannot be decided may pass
+            verdict = None
+        if key is not None:
+            if len(seen) >= _MEMO:
+                seen.clear()
+            seen[key] = verdict
+        return verdict
+    return decide
+
+
+_MEMO = 4096   # verdicts kept per condition
 
 
 def _equal_join(rule: Rule, index: int) -> str | None:
