@@ -396,6 +396,42 @@ def test_the_time_limit_and_a_full_queue(strict):
     assert answer.status_code == 200
 
 
+def test_a_worker_that_dies_is_a_500_without_a_traceback_and_is_replaced(strict):
+    import os
+    import signal
+
+    def ready() -> dict:
+        return httpx.get(strict.url + "/readyz").json()
+    deadline = time.monotonic() + 60
+    while (ready().get("workers") != 1 or ready().get("busy")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    results = {}
+
+    def long_request():
+        results["answer"] = post(strict, "/v1/sweep", case_bytes(), headers=strict.headers,
+                                 params={"vary": "line_items.multinational-exercises.amount",
+                                         "from": "0", "to": "150", "steps": "1000"})
+    request = threading.Thread(target=long_request)
+    request.start()
+    while ready()["busy"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [worker] = [pid for pid in strict.workers()
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    os.kill(worker, signal.SIGKILL)   # as a crash of the rule engine would end it
+    request.join()
+    answer = results["answer"]
+    assert answer.status_code == 500
+    assert answer.json()["type"] == "tag:diplo,2026:problem/internal-error"
+    assert answer.json()["detail"].startswith("an internal error occurred: a bug in diplo")
+    assert "Traceback" not in answer.text and "File " not in answer.text
+    while time.monotonic() < deadline:
+        answer = post(strict, "/v1/assess", case_bytes(), headers=strict.headers)
+        if answer.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert answer.status_code == 200
+
+
 def test_cors_for_the_origin_given_only(strict):
     allowed = httpx.options(strict.url + "/v1/assess", headers={
         "Origin": "https://review.example.org", "Access-Control-Request-Method": "POST",

@@ -254,7 +254,8 @@ class Service:
         pool = self.pool
         if not pool.ready:
             return problem_response(problems.problem(
-                problems.NOT_READY, 503, "stopping" if pool.closing else "starting"))
+                problems.NOT_READY, 503, "stopping" if pool.closing else
+                "no worker is alive: they are being replaced"))
         return JSONResponse({"status": "ready", "workers": pool.alive, "busy": pool.busy,
                              "waiting": pool.waiting})
 

@@ -182,10 +182,10 @@ def describe(service) -> dict[str, Any]:
                           **_problems(400, 401, 404, 406)}}},
         "/healthz": {"get": {"summary": "The process is up", "operationId": "healthz",
                              "responses": {"200": {"description": "Up"}}}},
-        "/readyz": {"get": {"summary": "Every worker has compiled its packs",
+        "/readyz": {"get": {"summary": "The workers have compiled their packs; one is alive",
                             "operationId": "readyz",
                             "responses": {"200": {"description": "Ready"},
-                                          "503": {"description": "Starting or stopping"}}}},
+                                          "503": {"description": "No worker is alive"}}}},
     }
     document = {
         "openapi": "3.1.0",
