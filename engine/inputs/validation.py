@@ -169,7 +169,10 @@ def _is_tag(part) -> bool:
                     "constrained-float", "constrained-int"} or part in ESTIMATE_TYPES)
 
 
-def _clean_loc(loc: tuple) -> tuple:
+def _clean_loc(loc: tuple, kind: str = "") -> tuple:
+    # an unknown key is the file's own word, whatever it reads like ('int', 'AmountEstimate')
+    if kind == "extra_forbidden" and loc:
+        return tuple(p for p in loc[:-1] if not _is_tag(p)) + loc[-1:]
     return tuple(p for p in loc if not _is_tag(p))
 
 
@@ -181,7 +184,8 @@ def _problems(errors: list[dict]) -> list[dict]:
     unions: dict[tuple, dict] = {}
     for err in errors:
         loc = err["loc"]
-        at = next((i for i, p in enumerate(loc) if _is_tag(p) and (
+        tags = loc[:-1] if err["type"] == "extra_forbidden" else loc   # (see _clean_loc)
+        at = next((i for i, p in enumerate(tags) if _is_tag(p) and (
             _member(p) in _UNION_MEMBERS or not p.startswith(("literal[", "function-")))),
             None)
         if at is None:
@@ -213,8 +217,8 @@ def _problems(errors: list[dict]) -> list[dict]:
 
 def explain_error(err: dict, model: type[BaseModel]) -> tuple[tuple, str, bool]:
     """(path, message, points_at_key) for one pydantic error."""
-    loc = _clean_loc(err["loc"])
     kind = err["type"]
+    loc = _clean_loc(err["loc"], kind)
     value = err.get("input")
     ctx = err.get("ctx") or {}
     if loc and loc[-1] == "[key]":  # a mapping key, not its value, is wrong
