@@ -202,10 +202,11 @@ def iter_assess_each(paths: list[str], pack: PackSet | None = None, *,
 
 
 # What a worker costs before its first file (starting Python, importing diplo, loading the
-# packs), and the files this process assesses alone to time them: a batch starts workers
-# only when what is left of it would take this process longer than a worker takes to start
-# (and for --jobs 0, only as many as there are idle CPUs to run them)
-WORKER_START_SECONDS = 1.0
+# packs: about 0.4 s on an idle machine of 2 CPUs, 1.3-1.9 s on one loaded 4-5 times over,
+# and as much again to end), and the files this process assesses alone to time them: a
+# batch starts workers only when what is left of it would take this process longer than
+# that (and for --jobs 0, only as many as there are idle CPUs to run them)
+WORKER_START_SECONDS = 2.0
 PROBE_FILES = 8
 
 
