@@ -67,6 +67,19 @@ def test_a_join_that_never_fires_is_refused_before_the_engine_tries_it(tmp_path)
     _one_line_exit_2(out, "combinations of facts", "rule J-001", "2,000 line_item facts")
 
 
+def test_a_case_within_the_bound_that_yields_too_many_results_is_refused(tmp_path):
+    # the bound counts what the rules could try; the results limit what they give: 110 lines
+    # paired two by two make 12,100 combinations (within the bound) and 11,990 findings
+    pack = write_pack(tmp_path / "pack", [rule("P-001", [
+        {"fact": "line_item", "as": "a"}, {"fact": "line_item", "as": "b",
+                                           "where": "id != a.id"}], report={})])
+    items = [{"id": f"line-{i}", "category": "personnel", "amount": 1} for i in range(110)]
+    (tmp_path / "case.yaml").write_text(yaml.safe_dump({**BASE_CASE, "line_items": items}),
+                                        encoding="utf-8")
+    out = run_forked(["assess", "case.yaml", "--pack", str(pack)], tmp_path)
+    _one_line_exit_2(out, "more than 10,000 findings and derived facts")
+
+
 def test_an_ordinary_large_case_is_not_refused():
     # 400 lines, each in one of the pack's categories and cut: the bound must not refuse what
     # assesses in well under a second
