@@ -13,6 +13,10 @@ one with a bare error code, or finds out only when a case arrives (docs/limits.m
 * matching a fact walks the network depth first with a stack of 64 nodes; a fact that passes
   more tests at once than that fails the whole case (error 303, while assessing).
 
+(In durable-rules 2.0.28's C source: BETA_LIST_LENGTH, NEXT_LIST_LENGTH and
+NEXT_BUCKET_LENGTH in rules.h, checked in rete.c's linkAlpha and findAlpha;
+MAX_SEQUENCE_EXPRESSIONS in rete.h; MAX_STACK_SIZE in events.c's handleAlpha.)
+
 Nodes are shared exactly as the engine shares them: a test on the same field, with the same
 operator and the same constant, under the same parent. The model records every change in a
 journal, so that rules tried in a ruleset where they do not fit can be taken out again.
