@@ -104,6 +104,19 @@ def test_hostile_rule_globs_neither_hang_loading_nor_lint(name, command):
     assert "no rule files match" in out.stderr + out.stdout
 
 
+def test_a_join_reading_a_field_a_fact_lacks_does_not_fail_the_case(tmp_path):
+    # the engine reads a comparison with another fact's field on its own and failed the case
+    # (error 311) when the matched fact lacked an own field it reads (`prior`, here)
+    pack = load_pack(write_pack(tmp_path / "pack", [rule("J-002", [
+        {"fact": "line_item", "as": "first"},
+        {"fact": "line_item", "as": "item", "where": "amount + prior > first.amount"}],
+        report={"message": "{item.id} over {first.id}"})]))
+    case = load_case_from({**BASE_CASE, "line_items": [
+        {"id": "no-prior", "category": "personnel", "amount": 5},
+        {"id": "with-prior", "category": "personnel", "amount": 7, "prior": 5}]})
+    assert [f.message for f in assess(case, pack).findings] == ["with-prior over no-prior"]
+
+
 # --- values that used to overflow or end in an internal error ---------------------------------
 
 def _pack_with_let(tmp_path, expression: str, **parameters):

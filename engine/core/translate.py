@@ -81,6 +81,7 @@ class _Scope:
     at: Where
     joins: int = 0
     referenced: set = field(default_factory=set)   # (alias, engine field) used in joins
+    nested: int = 0          # inside an 'or' or a 'not'
 
 
 class _ShardFull(Exception):
@@ -180,9 +181,17 @@ class _Translator:
     def cond(self, node: ex.Node, scope: _Scope, kind: str) -> dict:
         if isinstance(node, ex.BoolOp):
             key = "$and" if node.op == "and" else "$or"
-            return {key: [self.cond(item, scope, kind) for item in node.items]}
+            scope.nested += node.op == "or"
+            try:
+                return {key: [self.cond(item, scope, kind) for item in node.items]}
+            finally:
+                scope.nested -= node.op == "or"
         if isinstance(node, ex.Unary) and node.op == "not":
-            return self.negate(node.operand, scope, kind)
+            scope.nested += 1
+            try:
+                return self.negate(node.operand, scope, kind)
+            finally:
+                scope.nested -= 1
         if isinstance(node, ex.Call) and node.name == "exists":
             return {"$ex": {self.own_field(node.args[0], scope): 1}}
         if isinstance(node, ex.Ref):
@@ -280,10 +289,29 @@ class _Translator:
             if not values:
                 return {"$ex": {name: 1}}
             return {"$and": [{"$neq": {name: self.literal(v, scope, right)}} for v in values]}
+        joins = scope.joins
         rhs = self.value(right, scope)
         if not isinstance(rhs, dict):
             self.count_test(kind, name, rhs, scope)
+        if scope.joins > joins:
+            self._guard_join(name, rhs, scope, right)
         return {_OPS[op]: {name: rhs}}
+
+    def _guard_join(self, name: str, rhs: dict, scope: _Scope, node: ex.Node) -> None:
+        """The engine reads a comparison with another fact's field apart from the tests
+        before it, and fails the whole case (error 311) when the matched fact lacks a field it
+        reads. At the top of a condition the fact must then have them: an absent field fails
+        the comparison, and so the condition, anyway. Inside an 'or' or a 'not' that would
+        change what the condition means, so such a comparison is refused there."""
+        if scope.nested:
+            raise scope.at.error(
+                "a comparison with another pattern's field cannot be inside 'or' or 'not': "
+                "the engine fails the case when the fact lacks a field the comparison reads. "
+                "Test it at the top of the condition, or in a rule of its own for each "
+                "alternative", node.offset)
+        own = scope.aliases[scope.current.name]
+        scope.referenced.add((own, name))
+        scope.referenced.update((own, field) for field in _own_fields(rhs))
 
     def count_test(self, kind: str, name: str, value, scope: _Scope):
         tests = self.tests.setdefault((kind, name), set())
@@ -363,6 +391,16 @@ class _Translator:
                                  "value in a 'derive' rule and test the derived field",
                                  node.offset)
         raise scope.at.error("this value cannot be used in a condition", node.offset)
+
+
+def _own_fields(value) -> set[str]:
+    """The matched fact's own fields ({"$m": field}) an engine value reads."""
+    if isinstance(value, dict):
+        found = {value["$m"]} if "$m" in value else set()
+        for inner in value.values():
+            found |= _own_fields(inner)
+        return found
+    return set()
 
 
 def _rules_named(ids: list[str]) -> str:
