@@ -155,6 +155,14 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     if total_prior is not None and all(year != case.fiscal_year - 1 for year, _ in series):
         series = series + [(case.fiscal_year - 1, total_prior)]
     points = series + [(case.fiscal_year, total)]
+    # the step into this year leaves out the lines that end (a closed mandate), as the total's
+    # change does: keeping such a line in the case must not read as a swing of the budget
+    ending = [item for item in items
+              if item.change_reason in ENDING_REASONS and item.prior is not None]
+    if ending and series and series[-1][0] == case.fiscal_year - 1:
+        year, amount = series[-1]
+        points = series[:-1] + [(year, amount - sum(item.prior for item in ending)),
+                                (case.fiscal_year, total - sum(item.amount for item in ending))]
     hist_src = ("history",) + total_src + (prior_src if total_prior is not None else ())
     reasons = {h.fiscal_year: h.change_reason for h in case.history}
     if case.total is not None:
