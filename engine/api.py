@@ -348,7 +348,7 @@ def _start_worker(origin: dict, from_main_thread: bool = False) -> None:
     # instead of every worker printing a traceback
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _end_with_parent(from_main_thread)
+    end_with_parent(from_main_thread)
     _worker_pack = load_pack(*origin["specs"], params=origin["params"] or None,
                              disable=origin["disable"] or None,
                              severity=origin["severity"] or None)
@@ -358,7 +358,7 @@ def _assess_in_worker(paths: list[str], options: dict):
     return [_assess_file(path, _worker_pack, options) for path in paths]
 
 
-def _end_with_parent(from_main_thread: bool) -> None:
+def end_with_parent(from_main_thread: bool) -> None:
     """A worker ends as soon as the process that started it ends, however it ends (killed
     with SIGKILL included, when nothing of it can tell the workers to stop). Everywhere: a
     thread waits on the pipe to the parent that multiprocessing keeps open, which closes

@@ -248,8 +248,8 @@ def worker_main(conn, origin: dict, from_main_thread: bool) -> None:
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _end_with_parent(from_main_thread)
-    from ..api import compile_years
+    from ..api import compile_years, end_with_parent
+    end_with_parent(from_main_thread)
     from ..core.run import load_pack
     from ..errors import DiploError
     from . import jobs
@@ -272,26 +272,3 @@ def worker_main(conn, origin: dict, from_main_thread: bool) -> None:
         conn.send(jobs.run(pack, job))
 
 
-def _end_with_parent(from_main_thread: bool) -> None:
-    """End as soon as the server's process ends, however it ends: a thread waits on the pipe
-    multiprocessing keeps to the parent; on Linux the kernel's parent-death signal also
-    reaches a worker busy in the rule engine (it follows the thread that started the worker,
-    so only when that was the main thread, which lives as long as the server)."""
-    import os
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    if from_main_thread and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-            pr_set_pdeathsig = 1
-            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
-        except (OSError, AttributeError):
-            pass   # the thread below still ends the worker
-
-    def watch():
-        import multiprocessing.connection
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-    threading.Thread(target=watch, name="diplo-serve-parent-watch", daemon=True).start()
