@@ -22,6 +22,7 @@ pass exceeds the limit.
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 
 from ..errors import CaseError
 from ..lang import expr as ex
@@ -29,6 +30,7 @@ from ..lang.pack import PackSet, Pattern, Rule
 from .translate import _natural
 
 MAX_MATCHES = 100_000    # frames and activations of one case, over all rules
+_kind_of = attrgetter("kind")
 
 
 class MatchBound:
@@ -38,25 +40,44 @@ class MatchBound:
         self.cap = max_results + 1
         self.rules = _in_order(packset.rules)
         self.derived = {rule.derive_kind for rule in self.rules if rule.derive_kind}
-        self.plan = [([p.kind for p in rule.positive], rule.derive_kind)
-                     for rule in self.rules]
+        # the first pass, made cheap for every case: kinds by index; the rules that derive in
+        # the order derivations flow, then those that only report, the same patterns once
+        # with their number (they change no count)
+        self.kinds = sorted({p.kind for rule in self.rules for p in rule.positive}
+                            | self.derived)
+        index = {kind: i for i, kind in enumerate(self.kinds)}
+        self.deriving = [(tuple(index[p.kind] for p in rule.positive), index[rule.derive_kind])
+                         for rule in self.rules if rule.derive_kind]
+        reporting: dict[tuple, int] = {}
+        for rule in self.rules:
+            if not rule.derive_kind:
+                key = tuple(index[p.kind] for p in rule.positive)
+                reporting[key] = reporting.get(key, 0) + 1
+        self.reporting = list(reporting.items())
+        self.derived_at = [index[kind] for kind in self.derived]
         self.judges: dict | None = None
 
     def check(self, facts) -> None:
         """Raise CaseError when the case could make more than MAX_MATCHES frames."""
-        counts = dict.fromkeys(self.derived, 0)
-        for fact in facts:
-            kind = fact.kind
-            counts[kind] = counts.get(kind, 0) + 1
+        found = Counter(map(_kind_of, facts))
+        counts = [found.get(kind, 0) for kind in self.kinds]
+        for i in self.derived_at:
+            counts[i] = 0
         cap = self.cap
         total = 0
-        for kinds, derives in self.plan:
+        for kinds, derives in self.deriving:
             frames = 1
-            for kind in kinds:
-                frames *= counts.get(kind, 0)
+            for i in kinds:
+                frames *= counts[i]
                 total += frames
-            if derives is not None:
-                counts[derives] = min(cap, counts[derives] + frames)
+            made = counts[derives] + frames
+            counts[derives] = made if made < cap else cap
+        for kinds, rules in self.reporting:
+            frames, work = 1, 0
+            for i in kinds:
+                frames *= counts[i]
+                work += frames
+            total += rules * work
         if total > MAX_MATCHES:
             self._refine(facts)
 
