@@ -381,6 +381,12 @@ class _Context:
             if h.inflation_pct is not None) + inflation_src
 
 
+    def stated_priors_real(self) -> tuple[float, tuple[str, ...]]:
+        """Last year's amounts of the lines that state one, at this year's prices."""
+        stated = [i for i, item in enumerate(self.items) if item.prior]
+        return (sum(self.items[i].prior for i in stated) * self.deflator,
+                tuple(self.lp.many(stated, "prior")) + self.inflation_src)
+
     def category_amount(self, category: str) -> tuple[float, tuple[str, ...]]:
         """A category's amount and the case fields it sums (made once per category)."""
         if not self._categories:
@@ -419,6 +425,10 @@ def _materiality(fact: Fact, ctx: _Context) -> None:
     base, base_src = ctx.total, ctx.total_src
     if not base and ctx.prior_total_real:
         base, base_src = ctx.prior_total_real, ctx.prior_total_src
+    elif not base:
+        # last year's whole is unknown too: what the lines that state a prior held, the
+        # least it can have been, so that the cut reads at the largest size it can have
+        base, base_src = ctx.stated_priors_real()
     if "real_change" in fact.fields and base:
         _put(fact, "real_change_share_of_total_pct",
              fact.fields["real_change"] / base * 100.0,
