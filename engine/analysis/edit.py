@@ -113,7 +113,14 @@ def case_data(case: Case) -> dict:
 
 def with_values(case: Case, changes: dict[str, object]) -> Case:
     """A copy of `case` with each path set to its value, validated as a case."""
-    data = copy.deepcopy(case_data(case))
+    return changed_case(case_data(case), changes, case.source)
+
+
+def changed_case(data: dict, changes: dict[str, object], source: str | None = None) -> Case:
+    """The case of `data` (as `case_data` gives it; left unchanged) with each path set to its
+    value, validated as a case and named `source`: a sweep's worker makes its variants from
+    the data it was sent, as `with_values` makes them from the case."""
+    data = copy.deepcopy(data)
     for path, value in changes.items():
         parts = parse_path(path, data)
         node = data
@@ -133,7 +140,7 @@ def with_values(case: Case, changes: dict[str, object]) -> Case:
         where, message, _ = explain_error(exc.errors(include_url=False)[0], Case)
         raise UsageError(f"the changed case is invalid: {_show(where)}: {message}",
                          path=", ".join(changes)) from None
-    changed._source = case.source
+    changed._source = source
     return changed
 
 

@@ -6,7 +6,7 @@ import math
 import types
 import typing
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal
+from typing import Any, Callable, Generator, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -25,9 +25,9 @@ from ..model import (
 )
 from .edit import (
     case_data,
+    changed_case,
     get_value,
     parse_path,
-    with_values,
 )
 from .whatif import with_params
 
@@ -81,10 +81,54 @@ class _Invalid(str):
     """The error that makes the case invalid at a value (a state of its own)."""
 
 
+class Point(NamedTuple):
+    """What the case gives at one value of the swept field: its verdict and its findings, each
+    as (id, rule, kind, title, severity) in the report's order; or, when the case is invalid
+    there, the error, and no verdict."""
+
+    verdict: str | None
+    findings: tuple[tuple[str, str, str, str, str], ...] = ()
+    error: str | None = None
+
+
+Evaluate = Callable[[list], list[Point]]
+
+
+def points_of(data: dict, source: str | None, pack: PackSet, path: str,
+              values: list) -> list[Point]:
+    """The point of each value: the case that `data` holds (as `case_data` gives it), with the
+    field at `path` set to the value, assessed. What a cluster's worker runs (engine.cluster),
+    from the data it was sent, as this process does."""
+    points = []
+    for value in values:
+        try:
+            report = run.assess(changed_case(data, {path: value}, source), pack)
+        except DiploError as exc:
+            where = f"{exc.path}: " if exc.path and exc.path != path else ""
+            points.append(Point(verdict=None, error=where + exc.message))
+        else:
+            points.append(Point(verdict=report.verdict, findings=tuple(
+                (f.id, f.rule, f.kind, f.title, f.severity) for f in report.findings)))
+    return points
+
+
+def here(case: Case, pack: PackSet, path: str) -> Evaluate:
+    """The points of a sweep assessed in this process, one value after another."""
+    data = case_data(case)
+    return lambda values: points_of(data, case.source, pack, path, values)
+
+
 def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float,
-          steps: int = 10, params: dict | None = None) -> Sweep:
+          steps: int = 10, params: dict | None = None,
+          evaluator: Callable[[Case, PackSet, str], Evaluate] = here) -> Sweep:
     """Assess `case` at `steps`+1 evenly spaced values of the field at `path`, from `start` to
-    `stop`, and find by bisection where each finding switches between neighbouring steps."""
+    `stop`, and find by bisection where each finding switches between neighbouring steps.
+
+    `evaluator(case, pack, path)` is called once the arguments are checked and gives the
+    function that assesses many values of the field at once (`here`: in this process;
+    engine.cluster: on a cluster's workers). It is given the steps in one call, then the
+    bisections in rounds: every value that a bisection waits for, of every finding between
+    every two steps, in one call. Any evaluator gives the same sweep."""
     if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise UsageError(f"the number of steps must be 1 to {MAX_STEPS}", path="--steps")
     for name, value in (("--from", start), ("--to", stop)):
@@ -100,29 +144,30 @@ def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float
     def clean(value: float):
         return int(round(value)) if integer else float(f"{value:.12g}")
 
+    evaluate = evaluator(case, pack, path)
     known: dict[str, SweepFinding] = {}
     states: dict[float, dict[str, str] | _Invalid] = {}
     verdicts: dict[float, str] = {}
 
-    def state(value):
-        if value not in states:
-            try:
-                report = run.assess(with_values(case, {path: value}), pack)
-            except DiploError as exc:
-                where = f"{exc.path}: " if exc.path and exc.path != path else ""
-                states[value] = _Invalid(where + exc.message)
-            else:
-                for f in report.findings:
-                    known.setdefault(f.id, SweepFinding(id=f.id, rule=f.rule, kind=f.kind,
-                                                        title=f.title))
-                states[value] = {f.id: f.severity for f in report.findings}
-                verdicts[value] = report.verdict
-        return states[value]
+    def assess(values: list) -> None:
+        wanted = [value for value in dict.fromkeys(values) if value not in states]
+        if not wanted:
+            return
+        points = evaluate(wanted)
+        if len(points) != len(wanted):
+            raise RuntimeError(f"asked for {len(wanted)} points, got {len(points)}")
+        for value, point in zip(wanted, points):
+            if point.error is not None:
+                states[value] = _Invalid(point.error)
+                continue
+            for fid, rule, kind, title, _ in point.findings:
+                known.setdefault(fid, SweepFinding(id=fid, rule=rule, kind=kind, title=title))
+            states[value] = {fid: severity for fid, _, _, _, severity in point.findings}
+            verdicts[value] = point.verdict
 
     values = [clean(start + (stop - start) * i / steps) for i in range(steps + 1)]
     values[0], values[-1] = clean(start), clean(stop)
-    for value in values:
-        state(value)
+    assess(values)
     worst: dict[str, str] = {}
     for value in values:
         if not isinstance(states[value], _Invalid):
@@ -131,15 +176,16 @@ def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float
                     worst[fid] = severity
     columns = sorted(worst, key=lambda fid: _column_order(known[fid], worst[fid]))
 
-    switches: list[tuple[int, Switch]] = []
+    bisections: list[tuple[int, Generator]] = []
     for i, (a, b) in enumerate(zip(values, values[1:])):
-        sa, sb = state(a), state(b)
+        sa, sb = states[a], states[b]
         if isinstance(sa, _Invalid) or isinstance(sb, _Invalid) or sa == sb or a == b:
             continue
         for fid in sorted(set(sa) | set(sb)):
             if sa.get(fid) != sb.get(fid):
-                for switch in _bisect(fid, a, b, state, tolerance, integer, known):
-                    switches.append((i, switch))
+                bisections.append((i, _bisection(fid, a, b, tolerance, integer, known)))
+    found = _in_rounds([bisection for _, bisection in bisections], states, assess)
+    switches = [(i, switch) for (i, _), each in zip(bisections, found) for switch in each]
 
     direction = 1 if stop >= start else -1
     switches.sort(key=lambda item: (item[0], direction * item[1].at,
@@ -147,12 +193,13 @@ def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float
                                     if item[1].finding in columns else len(columns)))
     rows = []
     for value in values:
-        found = states[value]
-        if isinstance(found, _Invalid):
-            rows.append(SweepStep(value=value, verdict=None, findings=None, error=str(found)))
+        found_at = states[value]
+        if isinstance(found_at, _Invalid):
+            rows.append(SweepStep(value=value, verdict=None, findings=None,
+                                  error=str(found_at)))
         else:
             rows.append(SweepStep(value=value, verdict=verdicts[value], findings=dict(
-                sorted(found.items(), key=lambda kv: columns.index(kv[0])))))
+                sorted(found_at.items(), key=lambda kv: columns.index(kv[0])))))
     original = get_value(data, parse_path(path, data))
     return Sweep(case=CaseRef(id=case.id, title=case.title, country=case.country,
                               fiscal_year=case.fiscal_year, source=case.source),
@@ -167,10 +214,53 @@ def _column_order(finding: SweepFinding, severity: str):
     return (finding.kind != "risk", -SEVERITIES.index(severity), finding.rule, finding.id)
 
 
+def _in_rounds(bisections: list[Generator], states: dict,
+               assess: Callable[[list], None]) -> list[list[Switch]]:
+    """The switches each bisection finds, the bisections run side by side: each asks for one
+    value at a time; a value already assessed is answered at once, and the values they all
+    wait for are assessed together (`assess` adds them to `states`), a round at a time. Each
+    bisection asks for the values it would ask for alone, so it finds what it would alone."""
+    found: list = [None] * len(bisections)
+    waiting: dict[int, Any] = {}
+
+    def advance(i: int, state) -> None:
+        try:
+            value = bisections[i].send(state)
+            while value in states:
+                value = bisections[i].send(states[value])
+        except StopIteration as end:
+            found[i] = end.value
+        else:
+            waiting[i] = value
+
+    for i in range(len(bisections)):
+        advance(i, None)
+    while waiting:
+        assess(list(dict.fromkeys(waiting.values())))
+        asked = dict(waiting)
+        waiting.clear()
+        for i, value in asked.items():
+            advance(i, states[value])
+    return found
+
+
 def _bisect(fid: str, a, b, state, tolerance: float, integer: bool, known) -> list[Switch]:
-    """Every switch of one finding between two valid steps a and b (in sweep order)."""
-    target = state(b).get(fid)
-    lo, before = a, state(a).get(fid)
+    """Every switch of one finding between two valid values a and b, `state(value)` giving
+    the state at each value the bisection asks for, one after another (range analysis)."""
+    bisection = _bisection(fid, a, b, tolerance, integer, known)
+    try:
+        value = next(bisection)
+        while True:
+            value = bisection.send(state(value))
+    except StopIteration as end:
+        return end.value
+
+
+def _bisection(fid: str, a, b, tolerance: float, integer: bool, known) -> Generator:
+    """Every switch of one finding between two valid steps a and b (in sweep order): yields
+    each value whose state it needs, is sent that state, and returns the switches."""
+    target = (yield b).get(fid)
+    lo, before = a, (yield a).get(fid)
     switches: list[Switch] = []
     # a finding can pass through several states between two steps (off -> medium -> high);
     # each is found in turn, from the previous switch onwards
@@ -184,7 +274,7 @@ def _bisect(fid: str, a, b, state, tolerance: float, integer: bool, known) -> li
                 mid = int(math.floor(mid) if hi > lo else math.ceil(mid))
                 if mid in (lo, hi):
                     break
-            found = state(mid)
+            found = yield mid
             if isinstance(found, _Invalid):
                 exact = False
                 break
@@ -192,8 +282,8 @@ def _bisect(fid: str, a, b, state, tolerance: float, integer: bool, known) -> li
                 lo = mid
             else:
                 hi = mid
-        after = state(hi).get(fid)
-        at, last = _round_switch(fid, lo, hi, before, after, state, integer, tolerance)
+        after = (yield hi).get(fid)
+        at, last = yield from _round_switch(fid, lo, hi, before, after, integer, tolerance)
         switches.append(Switch(finding=fid, title=known[fid].title if fid in known else fid,
                                before=before, after=after, at=at, last_before=last,
                                exact=exact))
@@ -203,11 +293,12 @@ def _bisect(fid: str, a, b, state, tolerance: float, integer: bool, known) -> li
     return switches
 
 
-def _round_switch(fid, lo, hi, before, after, state, integer, tolerance):
+def _round_switch(fid, lo, hi, before, after, integer, tolerance) -> Generator:
     """The switch point, rounded: the first value past `lo` with the fewest decimals, within
     the tolerance of `lo` (so of the exact point, which lies in (lo, hi]), at which `after`
     holds, checked by assessing there; with the round value before it, where `before` still
-    holds. Falls back on the bisection's own values when the checks fail."""
+    holds. Falls back on the bisection's own values when the checks fail. Yields each value
+    to assess, as `_bisection` does."""
     if integer or lo == hi:
         return hi, lo
     up = hi > lo
@@ -219,11 +310,13 @@ def _round_switch(fid, lo, hi, before, after, state, integer, tolerance):
         candidate = Decimal(repr(float(lo))).quantize(
             quantum, rounding=ROUND_FLOOR if up else ROUND_CEILING) + step * quantum
         while (float(candidate) <= reach) if up else (float(candidate) >= reach):
-            found = state(float(candidate))
+            found = yield float(candidate)
             if _holds(found, fid, after):
                 at = float(candidate)
                 last = float(candidate - step * quantum)
-                return at, last if last == lo or _holds(state(last), fid, before) else lo
+                if last == lo or _holds((yield last), fid, before):
+                    return at, last
+                return at, lo
             if not _holds(found, fid, before):
                 return hi, lo   # a third state: no round value to trust
             lo = float(candidate)
