@@ -171,7 +171,7 @@ class _Translator:
         try:
             for binding in bindings:
                 (alias, condition), = binding.items()
-                binding[alias] = self.network.add(condition, rule.id)
+                binding[alias] = self.network.add(_joins_first(condition), rule.id)
         except NetworkLimit as limit:
             raise _network_error(limit, rule) from None
         return bindings
@@ -391,6 +391,51 @@ class _Translator:
                                  "value in a 'derive' rule and test the derived field",
                                  node.offset)
         raise scope.at.error("this value cannot be used in a condition", node.offset)
+
+
+# The engine keeps a pattern's tests that read other facts (joins), with the 'and' and 'or'
+# groups around them, in a sequence that each group opens with its operator and closes with an
+# end mark, and walks it with two flaws (durable-rules 2.0.28, events.c,
+# reduceExpressionSequence): after a nested group it leaves the enclosing group without reading
+# what follows, so a join after an 'or' was never tested and the rule fired without it; and a
+# join that fails in an 'and' makes it skip the entry after the join before looking for the
+# group's end, so a failing join just before that end read past the sequence, into whatever
+# the heap held (a crash that came and went with the memory layout). So the joins of a
+# pattern come first, in one flat 'and', then its other tests, then a group that every fact
+# passes: the walk then tests every join, and its skip lands on that group's end mark.
+_PASS_ALL = {"$and": [{"$ex": {KIND: 1}}]}
+
+
+def _joins_first(condition: dict) -> dict:
+    """A pattern's condition, the same tests in the order the engine evaluates correctly."""
+    (key, items), = condition.items()
+    if key != "$and":
+        return condition
+    flat: list = []
+
+    def spread(items):
+        for item in items:
+            (inner_key, inner), = item.items()
+            if inner_key == "$and":
+                spread(inner)
+            else:
+                flat.append(item)
+    spread(items)
+    joins = [item for item in flat if _is_join(item)]
+    if not joins:
+        return condition
+    return {"$and": joins + [item for item in flat if not _is_join(item)] + [_PASS_ALL]}
+
+
+def _is_join(item: dict) -> bool:
+    (key, inner), = item.items()
+    if key not in _JOIN_OPS:
+        return False
+    (_, value), = inner.items()
+    return isinstance(value, dict)
+
+
+_JOIN_OPS = frozenset(_OPS.values())
 
 
 def _own_fields(value) -> set[str]:
