@@ -82,33 +82,62 @@ class MatchBound:
             self._refine(facts)
 
     def _refine(self, facts) -> None:
+        total, _ = self.frames(facts)
+        if total > MAX_MATCHES:
+            total, worst = self.frames(facts, explain=True)
+            raise CaseError(_message(total, worst, facts))
+
+    def frames(self, facts, explain: bool = False, index: bool = True) -> tuple[int, tuple]:
+        """(the bound, the rule making the most frames) from the facts' own fields.
+        `explain` also gathers, for the message, the subjects of the facts behind each
+        pattern; `index` (on but in tests) judges only the facts whose field can pass a
+        pattern's test against constants."""
         judges = self.judges
-        if judges is None:   # made once, the first time a case needs them
+        if judges is None:   # made once, the first time a case needs them (judges last, so
+            # that another thread seeing them sees the rest)
+            patterns = [(rule, i, p) for rule in self.rules for i, p in enumerate(rule.positive)]
+            self.keys = {id(p): _key(p, dict(rule.params)) for rule, _, p in patterns}
+            self.joins = {id(p): _equal_join(rule, i) for rule, i, p in patterns}
             judges = self.judges = {id(p): _judge(p.where, p, dict(rule.params))
-                                    for rule in self.rules for p in rule.positive}
+                                    for rule, _, p in patterns}
         by_kind: dict[str, list] = {}
         for fact in facts:
             by_kind.setdefault(fact.kind, []).append(fact)
+        # the facts of a kind by the value of a field, for the patterns that test it against
+        # constants: those judge only the facts that can pass that test
+        buckets: dict[tuple[str, str], dict] = {}
+        keys, joins = self.keys, self.joins
         made: dict[str, int] = {}
         about: dict[str, set] = {}      # derived kind -> subjects of the facts behind it
         total, worst = 0, None
+        no_subjects: set = set()
         for rule in self.rules:
             frames = work = 0
             parts = []
             for i, pattern in enumerate(rule.positive):
                 if pattern.kind in self.derived:
-                    count = made.get(pattern.kind, 0)
-                    width, subjects = count, about.get(pattern.kind, set())
+                    count = width = made.get(pattern.kind, 0)
+                    subjects = about.get(pattern.kind, no_subjects)
                 else:
+                    key = keys[id(pattern)] if index else None
+                    if key is None:
+                        passing = by_kind.get(pattern.kind, [])
+                    else:
+                        field, values = key
+                        bucket = buckets.get((pattern.kind, field))
+                        if bucket is None:
+                            bucket = buckets[(pattern.kind, field)] = _bucket(
+                                by_kind.get(pattern.kind, []), field)
+                        passing = [f for value in values for f in bucket.get(value, ())]
                     judge = judges[id(pattern)]
-                    passing = by_kind.get(pattern.kind, [])
                     if judge is not None:
                         passing = [f for f in passing if judge(f.fields) is not False]
                     count = width = len(passing)
-                    joined = _equal_join(rule, i)
+                    joined = joins[id(pattern)]
                     if joined is not None and passing:
                         width = max(Counter(f.fields.get(joined) for f in passing).values())
-                    subjects = {s for f in passing for s in f.subjects}
+                    subjects = {s for f in passing for s in f.subjects} if explain \
+                        else no_subjects
                 frames = width if i == 0 else frames * width
                 work += frames
                 parts.append((pattern, count, subjects))
@@ -118,9 +147,58 @@ class MatchBound:
             if rule.derive_kind is not None:
                 kind = rule.derive_kind
                 made[kind] = min(self.cap, made.get(kind, 0) + frames)
-                about.setdefault(kind, set()).update(s for _, _, subj in parts for s in subj)
-        if total > MAX_MATCHES:
-            raise CaseError(_message(total, worst, facts))
+                if explain:
+                    about.setdefault(kind, set()).update(
+                        s for _, _, subj in parts for s in subj)
+        return total, worst
+
+
+def _bucket(facts, field: str) -> dict:
+    """Facts by the value of one field; those whose value cannot be a key (a list) are
+    left out, as no constant equals them."""
+    bucket: dict = {}
+    for fact in facts:
+        value = fact.fields.get(field, _ABSENT)
+        if value is _ABSENT:
+            continue
+        try:
+            bucket.setdefault(value, []).append(fact)
+        except TypeError:
+            pass
+    return bucket
+
+
+_ABSENT = object()
+
+
+def _key(pattern: Pattern, params: dict):
+    """(field, values) when a pattern's condition requires a field of its own fact to equal
+    one of some constants (at its top, or in a top-level 'and'), else None."""
+    node = pattern.where
+    if node is None:
+        return None
+    items = node.items if isinstance(node, ex.BoolOp) and node.op == "and" else (node,)
+    for item in items:
+        if not isinstance(item, ex.Compare) or item.op not in ("==", "in"):
+            continue
+        left, right = item.left, item.right
+        if item.op == "==" and isinstance(right, ex.Ref) and _constant(left):
+            left, right = right, left
+        if not (isinstance(left, ex.Ref) and _own(left, pattern) and _constant(right)):
+            continue
+        try:
+            value = ex.evaluate(right, lambda parts: ex.MISSING, params)
+        except Exception:
+            continue
+        values = (value,) if item.op == "==" else value
+        if value is ex.MISSING or not isinstance(values, (tuple, list)):
+            continue
+        try:
+            # each value once: a fact in two of the buckets would be counted twice
+            return left.parts[-1], tuple(dict.fromkeys(values))
+        except TypeError:
+            continue
+    return None
 
 
 def _in_order(rules: list[Rule]) -> list[Rule]:
