@@ -430,8 +430,12 @@ def _materiality(fact: Fact, ctx: _Context) -> None:
         # least it can have been, so that the cut reads at the largest size it can have
         base, base_src = ctx.stated_priors_real()
     if "real_change" in fact.fields and base:
-        _put(fact, "real_change_share_of_total_pct",
-             fact.fields["real_change"] / base * 100.0,
+        share = fact.fields["real_change"] / base * 100.0
+        if not math.isfinite(share):
+            # a base so small that the quotient overflows: a change beyond any measure of
+            # it, kept at the largest size a field holds rather than left unknown
+            share = math.copysign(float(INT64_LIMIT), share)
+        _put(fact, "real_change_share_of_total_pct", share,
              fact.sources["real_change"] + base_src)
     if fact.kind == "line_item":
         amount, amount_src = ctx.category_amount(fact.fields["category"])
