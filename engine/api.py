@@ -1,6 +1,7 @@
 """The library's entry points that span the layers: `assess` (which adds near misses, an
-analysis, to the core's assessment) and assessing batches of case files, in this process or in
-worker processes. `engine` exports them."""
+analysis, to the core's assessment), assessing batches of case files, in this process, in
+worker processes or on a cluster (engine.cluster), and sweeps, here or on a cluster. `engine`
+exports them."""
 from __future__ import annotations
 
 from collections import deque
@@ -118,6 +119,20 @@ def case_notes(case: Case) -> CaseNotes | None:
         return None
     return CaseNotes(fiscal_year_label=case.fiscal_year_label, sources=list(case.sources),
                      notes=case.notes, subjects=subjects)
+
+
+def sweep(case: Case, pack: PackSet | None, path: str, start: float, stop: float,
+          steps: int = 10, params: dict | None = None, *, executor: str | None = None):
+    """engine.analysis.sweep.sweep: `case` assessed at `steps`+1 values of the field at
+    `path` from `start` to `stop`, and where each finding switches. `executor` is the address
+    of a Dask distributed scheduler: the points are assessed by the cluster's workers, which
+    get the packs by content and the case as data; the sweep is the same."""
+    from .analysis.sweep import sweep as run_sweep
+    if executor is None:
+        return run_sweep(case, pack, path, start, stop, steps, params)
+    from .cluster import sweeping
+    with sweeping(executor) as evaluator:
+        return run_sweep(case, pack, path, start, stop, steps, params, evaluator=evaluator)
 
 
 def assess_files(paths: list[str], pack: PackSet | None = None, *,
@@ -391,21 +406,15 @@ def end_with_parent(from_main_thread: bool) -> None:
 
 # --- a batch on a Dask cluster -------------------------------------------------------------
 
-CLUSTER_CHUNK = 16     # files per task: a task costs the scheduler about a millisecond
-
-
 def _assess_on_cluster(paths, pack, address, options, progress):
     """The files assessed by the workers of the Dask scheduler at `address`, in the order of
     `paths`. Each file is read here and sent as bytes with the name it was given; a file
     that cannot be read here is assessed here (its error is the one `--jobs 1` gives), and
     so is standard input."""
+    from . import cluster
     from .inputs.source import MAX_FILE_BYTES
-    try:
-        import distributed
-    except ImportError:
-        raise UsageError("--executor needs Dask distributed: pip install "
-                         "\"diplo[distributed]\"") from None
-    shipped = _pack_content(pack)
+    cluster.dask()
+    shipped = cluster.pack_content(pack)
     items: list[tuple[str, bytes] | None] = []
     for path in paths:
         data = None
@@ -416,15 +425,11 @@ def _assess_on_cluster(paths, pack, address, options, progress):
             except OSError:
                 data = None
         items.append(None if data is None or len(data) > MAX_FILE_BYTES else (path, data))
-    try:
-        client = distributed.Client(address, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
-                         path="--executor") from None
+    client = cluster.connect(address)
     with client:
         blob = client.scatter(shipped, broadcast=True, hash=True)
-        chunks = [list(range(i, min(i + CLUSTER_CHUNK, len(paths))))
-                  for i in range(0, len(paths), CLUSTER_CHUNK)]
+        size = cluster.CLUSTER_CHUNK
+        chunks = [list(range(i, min(i + size, len(paths)))) for i in range(0, len(paths), size)]
         futures = {}
         for index, chunk in enumerate(chunks):
             remote = [items[i] for i in chunk if items[i] is not None]
@@ -445,86 +450,15 @@ def _assess_on_cluster(paths, pack, address, options, progress):
                 yield found[i] if i in found else _assess_file(paths[i], pack, options)
 
 
-def _pack_content(pack: PackSet) -> dict:
-    """What a worker needs to load the same packs without reading a path of this machine:
-    every file of every pack of the set (bases included) by its place relative to the folder
-    that holds them all, which of them were named, the load options and a digest of it
-    all."""
-    import hashlib
-    import os
-    from pathlib import Path
-    origin = getattr(pack, "origin", None)
-    if origin is None:
-        raise UsageError("assessing on a cluster needs a pack from engine.load_pack()")
-    roots = [p.root.resolve() for p in pack.packs]
-    common = Path(os.path.commonpath([str(r) for r in roots])) if len(roots) > 1 \
-        else roots[0].parent
-    files: dict[str, bytes] = {}
-    for root in roots:
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(names):
-                full = Path(folder) / name
-                files[full.relative_to(common).as_posix()] = full.read_bytes()
-    from .core import cache
-    named = [root.resolve().relative_to(common).as_posix()
-             for root in cache.named_roots(origin["specs"])]
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    digest.update(repr((named, origin["params"], origin["disable"], origin["severity"]))
-                  .encode())
-    from ._version import __version__
-    return {"digest": digest.hexdigest(), "files": files, "named": named,
-            "diplo": __version__,
-            "options": {"params": origin["params"] or None,
-                        "disable": origin["disable"] or None,
-                        "severity": origin["severity"] or None},
-            "packs": [(p.name, p.version) for p in pack.packs]}
-
-
-_cluster_packs: dict[str, tuple] = {}
-
-
-def _cluster_pack(shipped: dict) -> PackSet:
-    """The packs a cluster's worker loads from the files it was sent, once per process."""
-    found = _cluster_packs.get(shipped["digest"])
-    if found is not None:
-        return found[0]
-    from ._version import __version__
-    if shipped["diplo"] != __version__:
-        # another version may judge the same case otherwise: never a mixed batch
-        raise UsageError(f"a worker of the cluster runs diplo {__version__}, this is diplo "
-                         f"{shipped['diplo']}; install the same version on every worker")
-    import atexit
-    import shutil
-    import tempfile
-    from pathlib import Path
-    folder = Path(tempfile.mkdtemp(prefix="diplo-packs-"))
-    atexit.register(shutil.rmtree, folder, True)
-    for name, data in shipped["files"].items():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    pack = load_pack(*[folder / name for name in shipped["named"]], **shipped["options"])
-    loaded = [(p.name, p.version) for p in pack.packs]
-    if loaded != [tuple(p) for p in shipped["packs"]] or any(
-            not p.root.resolve().is_relative_to(folder.resolve()) for p in pack.packs):
-        raise UsageError("a worker of the cluster loaded other packs than those sent to it "
-                         f"({loaded}): a pack that extends an installed pack by name finds "
-                         "the worker's own copy; name the base pack's folder instead")
-    _cluster_packs[shipped["digest"]] = (pack, folder)
-    return pack
-
-
 def _assess_remote(shipped: dict, items: list, options: dict) -> list:
     """On a cluster's worker: each (path, bytes) as `_assess_file` assesses the file at that
     path (its errors and its report name the path it was given)."""
     import tempfile
     from pathlib import Path
 
+    from .cluster import worker_pack
     from .inputs.case import load_case_document
-    pack = _cluster_pack(shipped)
+    pack = worker_pack(shipped)
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="diplo-cases-") as folder:
         for n, (path, data) in enumerate(items):

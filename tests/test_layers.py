@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine.core",),
     ("engine.formats",),
     ("engine.analysis", "engine.review", "engine.authoring"),
-    ("engine.config",),
+    ("engine.config", "engine.cluster"),
     ("engine.api",),
     ("engine.service",),
     ("engine.cli",),

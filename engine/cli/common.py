@@ -119,7 +119,8 @@ def pack_options(func):
 
 
 def executor_option(func):
-    """--executor ADDRESS: a batch on the workers of a Dask scheduler (`executor_address`)."""
+    """--executor ADDRESS: a batch or a sweep on the workers of a Dask scheduler
+    (`executor_address`)."""
     return click.option(
         "--executor", metavar="ADDRESS", expose_value=False, callback=_remember,
         help="Assess on the workers of the Dask distributed scheduler at ADDRESS "

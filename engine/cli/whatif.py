@@ -11,6 +11,8 @@ from ..model import SEVERITIES
 from .common import (
     EXIT_FAIL,
     EXIT_OK,
+    executor_address,
+    executor_option,
     format_option,
     load_packs,
     pack_options,
@@ -96,6 +98,7 @@ def whatif(case, sets, params, packs, format_name, fail_on, exit_zero):
 @click.option("--steps", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Steps between A and B (the case is assessed at STEPS+1 values).")
 @pack_options
+@executor_option
 @format_option()
 def sweep(case, path, start, stop, steps, packs, params, format_name):
     """Assess CASE at evenly spaced values of one field, and find by bisection where each
@@ -104,9 +107,10 @@ def sweep(case, path, start, stop, steps, packs, params, format_name):
     A value that makes the case invalid is reported for its step. Exit status: 0 swept,
     2 bad input, 3 an internal error.
     """
-    from ..analysis.sweep import sweep as run_sweep
+    from ..api import sweep as run_sweep
     from ..core.run import load_case
     formats.renderer(format_name, "sweep")
     pack = load_packs(packs, params)
-    result = run_sweep(load_case(case, pack), pack, path, start, stop, steps)
+    result = run_sweep(load_case(case, pack), pack, path, start, stop, steps,
+                       executor=executor_address())
     show(format_name, "sweep", result)
