@@ -196,6 +196,22 @@ def _history_kinds(packset: PackSet, shards) -> frozenset:
     return frozenset(found)
 
 
+def _read_by_kind(packset: PackSet, shards) -> dict[str, frozenset]:
+    """The fields of each kind of fact that the rules read: in a condition (by name, whatever
+    the kind, as a negated pattern's are counted nowhere else), a let, a derived field or a
+    message. A case's facts keep only these once built: the others are read by nothing, and
+    held with their provenance they were most of a large case's memory."""
+    conditions = frozenset().union(*(shard.fields for shard in shards))
+    read: dict[str, set] = {}
+    for rule in packset.rules:
+        kinds = {p.name: p.kind for p in rule.patterns}
+        for pattern in rule.patterns:
+            read.setdefault(pattern.kind, set())
+        for binding, names in rule.fields_read.items():
+            read.setdefault(kinds.get(binding, binding), set()).update(names)
+    return {kind: frozenset(names | conditions) for kind, names in read.items()}
+
+
 def _release(sessions: list[_Session]) -> None:
     """Delete the sessions a compiled pack kept open, then its rulesets (4.5 MB of the
     engine's memory for the 103 rules of the default pack 2.0, which the engine's Python side
@@ -251,6 +267,7 @@ class CompiledPack:
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
         self.history = _history_kinds(packset, self.shards)
+        self.read = _read_by_kind(packset, self.shards)
         self.bound = MatchBound(packset, MAX_RESULTS)
         # a session kept open between cases holds engine memory (about 11 KB per rule), and
         # a ruleset about as much again: when the compiled pack goes, both go

@@ -80,13 +80,16 @@ def _put(fact: Fact, name: str, value, sources: tuple[str, ...]):
 
 def case_facts(case: Case, groups: dict[str, str] | None = None,
                kinds: set[str] | frozenset[str] | None = None,
-               history: set[str] | frozenset[str] | None = None) -> list[Fact]:
+               history: set[str] | frozenset[str] | None = None,
+               read: dict[str, frozenset[str]] | None = None) -> list[Fact]:
     """The facts of a case, in a fixed order: all of them, or those of `kinds` (the kinds
     some rule matches: the others cost time and are read by nothing). `groups` maps
     categories to their pack group (the case's own categories add theirs). `history` is the
     kinds among line_item and category whose volatility across the years (HISTORY_FIELDS)
     some rule reads (None: all): the others are built without those fields, which cost a
-    series per line and are read by nothing."""
+    series per line and are read by nothing. `read` maps a kind to the fields some rule reads
+    of it: once every fact is built (some are computed from others' fields), each keeps only
+    those, and their provenance."""
     groups = {**{name: c.group for name, c in case.categories.items()}, **(groups or {})}
     wanted = (lambda kind: True) if kinds is None else kinds.__contains__
     inflation = case.inflation_pct if case.inflation_pct is not None else 0.0
@@ -341,6 +344,13 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     _put(transparency, "stated_count", stated, ("transparency",))
     if wanted("transparency"):
         facts.append(transparency)
+    if read is not None:
+        for fact in facts:
+            keep = read.get(fact.kind)
+            if keep is not None:
+                fields, sources = fact.fields, fact.sources
+                fact.fields = {k: v for k, v in fields.items() if k in keep}
+                fact.sources = {k: v for k, v in sources.items() if k in keep}
     return facts
 
 

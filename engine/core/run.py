@@ -145,7 +145,7 @@ def assess(case: Case, pack: PackSet | None = None, *, explain: bool = False) ->
     pack = for_year(pack, case.fiscal_year)
     compiled: CompiledPack = pack.compiled
     check_case(case, pack.categories)
-    facts = case_facts(case, pack.groups, compiled.kinds, compiled.history)
+    facts = case_facts(case, pack.groups, compiled.kinds, compiled.history, compiled.read)
     try:
         outcome = compiled.run(facts, {"unit": case.unit, "currency": case.currency})
     except CaseError as exc:
