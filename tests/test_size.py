@@ -56,3 +56,29 @@ def test_memory_per_line_does_not_grow_with_the_case():
     per_line_large = _peak(lambda: case_facts(large, pack.groups)) / 2000
     # quadratic provenance made it 6x at these sizes
     assert per_line_large < 1.5 * per_line_small
+
+
+def test_facts_keep_only_what_rules_read_and_the_reports_are_those_of_every_field():
+    from engine import assess, load_case
+    pack = load_pack()
+    compiled = pack.compiled
+    case = sized_case(60, 3, pack)
+    facts = case_facts(case, pack.groups, compiled.kinds, compiled.history, compiled.read)
+    full = case_facts(case, pack.groups, compiled.kinds, compiled.history)
+    assert [f.id for f in facts] == [f.id for f in full]
+    dropped = 0
+    for kept, whole in zip(facts, full):
+        assert set(kept.fields) <= compiled.read[kept.kind]
+        assert {k: whole.fields[k] for k in kept.fields} == kept.fields
+        assert set(kept.sources) == set(kept.fields)
+        dropped += len(whole.fields) - len(kept.fields)
+    assert dropped > 0   # the default pack reads fewer fields than a case's facts have
+    read = compiled.read
+    for path in sorted((ROOT / "cases").glob("*.yaml")) + [None]:
+        one = load_case(str(path)) if path else case
+        try:
+            compiled.read = None
+            every = assess(one, pack, explain=True).model_dump_json()
+        finally:
+            compiled.read = read
+        assert assess(one, pack, explain=True).model_dump_json() == every
