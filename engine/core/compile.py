@@ -43,7 +43,17 @@ from ..lang.template import Template
 from .bound import MatchBound
 from .facts import Fact, clean_number
 from .outcome import Emitted, Outcome, Record
-from .translate import GUARD, KIND, SINK, STAGE, _fields_in, _groups, _ShardFull, _Translator
+from .translate import (
+    GUARD,
+    KIND,
+    SINK,
+    STAGE,
+    _fields_in,
+    _groups,
+    _ShardFull,
+    _Translator,
+    durable_field,
+)
 
 try:
     import durable_rules_engine as _native
@@ -153,6 +163,7 @@ class _Shard:
         # in its Record, for messages and explanations, and cost nothing to send; likewise
         # only the kinds of fact its rules match
         self.fields = _fields_in(definition)
+        self.engine_names = {name: durable_field(name) for name in self.fields}
         self.kinds = kinds | {"case"}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
         self.session = _Session()
@@ -163,8 +174,8 @@ class _Shard:
 
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
         """A fact as the engine gets it, in JSON; kept to retract it exactly as asserted."""
-        wanted = self.fields
-        engine_fact = {"f_" + k: v for k, v in fields.items() if k in wanted}
+        names = self.engine_names
+        engine_fact = {names[k]: v for k, v in fields.items() if k in names}
         engine_fact["sid"] = self.session.sid
         engine_fact["id"] = fact_id
         engine_fact[KIND] = kind
