@@ -138,3 +138,19 @@ def test_assess_near_miss_in_table_and_json():
     assert any(n["rule"] == "DD-CRI-001" for n in data["near_misses"])
     plain = json.loads(runner.invoke(main, ["assess", ALLY, "--format", "json"]).stdout)
     assert "near_misses" not in plain and "facts" not in plain
+
+
+def test_an_effect_folded_into_a_finding_is_explained_by_that_finding(pack, ally):
+    case, report = ally
+    folding = next(f for f in report.findings if f.effects)
+    effect = folding.effects[0].id
+    assert effect not in {f.id for f in report.findings}
+    trees = proof(report, case, pack, effect)
+    assert [t.id for t in trees] == [folding.id]
+    assert trees[0].effects == [e.id for e in folding.effects]
+    fixes = remedies(case, pack, report, finding_id=effect)
+    assert [r.finding for r in fixes] == [folding.id]
+    result = CliRunner().invoke(main, ["explain", ALLY, effect])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.startswith(folding.id)
+    assert f"folded into it (the same cause): {effect}" in result.stdout

@@ -33,6 +33,8 @@ class ProofNode(FrozenModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     inputs: list[Input] = Field(default_factory=list)
     because: list["ProofNode"] = Field(default_factory=list)
+    # a finding's effects: the findings folded into it because they have the same cause
+    effects: list[str] | None = None
 
 
 def input_values(case: Case, paths: list[str]) -> list[Input]:
@@ -70,7 +72,9 @@ def proof(report: Report, case: Case, pack: PackSet, finding_id: str | None = No
 
     findings = report.findings
     if finding_id is not None:
-        findings = [f for f in findings if f.id == finding_id]
+        # an effect folded into a finding (same cause) is explained by that finding's tree
+        findings = [f for f in findings
+                    if f.id == finding_id or any(e.id == finding_id for e in f.effects)]
         if not findings:
             ids = [f.id for f in report.findings]
             raise UsageError(f"no finding '{finding_id}' in this case"
@@ -79,7 +83,8 @@ def proof(report: Report, case: Case, pack: PackSet, finding_id: str | None = No
                       severity=f.severity if f.kind == "risk" else "strength",
                       message=f.message, citation=f.citation, parameters=f.parameters,
                       inputs=input_values(case, f.inputs),
-                      because=[fact_node(b, 1) for b in f.because]) for f in findings]
+                      because=[fact_node(b, 1) for b in f.because],
+                      effects=[e.id for e in f.effects] or None) for f in findings]
 
 
 def render_proof(nodes: list[ProofNode], width: int | None = None) -> str:
@@ -115,4 +120,6 @@ def _node_lines(node: ProofNode) -> list[str]:
     if node.inputs:
         lines.append("  case fields: " + ", ".join(
             f"{i.path} = {_show(i.value)}" for i in node.inputs))
+    if node.effects:
+        lines.append("  folded into it (the same cause): " + ", ".join(node.effects))
     return lines

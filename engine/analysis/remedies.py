@@ -95,7 +95,8 @@ def remedies(case: Case, pack: PackSet, report: Report, *, finding_id: str | Non
     results = []
     searched = 0
     for finding in report.findings:
-        if finding.kind != "risk" or (finding_id is not None and finding.id != finding_id):
+        if finding.kind != "risk" or (finding_id is not None and finding.id != finding_id
+                                      and all(e.id != finding_id for e in finding.effects)):
             continue
         levers = _inputs_of(report, finding, case)[:MAX_LEVERS]
         if finding_id is None and searched >= MAX_SEARCHED:
