@@ -524,3 +524,16 @@ def test_the_output_formats_documentation_shows_real_output():
     junit = assess_as("junit", ALLY, "--fail-on", "critical")
     xml_excerpt = section.split("```xml\n")[1].split("    ...")[0]
     assert junit.startswith(xml_excerpt)
+
+
+def test_junit_shows_a_rule_whose_finding_is_folded_into_another_rules():
+    folding = [f for f in report_of(ALLY)[0]["findings"] if f.get("effects")]
+    assert folding
+    xml = JUnitXml.fromstring(assess_as("junit", ALLY))
+    cases = {c.name: c for c in next(iter(xml))}
+    for finding in folding:
+        for effect in finding["effects"]:
+            if effect["rule"] == finding["rule"]:
+                continue
+            out = cases[effect["rule"]].system_out or ""
+            assert f"{effect['id']}: folded into {finding['id']} (the same cause" in out

@@ -6,7 +6,8 @@ when its rule reported a risk at or above `fail_on` (`--fail-on`, default high) 
 gate of `diplo assess` (not waived; new or worse than a baseline, when one is given): the
 failure's message lists the finding ids and messages, its text adds each remedy and guidance
 quote. Every other testcase passes; the findings of a passing rule (risks below `fail_on`,
-waived ones, strengths) are listed in its `system-out`. Strengths never fail. No timestamps: the same inputs give the
+waived ones, strengths, and those folded into another rule's finding because they have the
+same cause, which that finding reports) are listed in its `system-out`. Strengths never fail. No timestamps: the same inputs give the
 same bytes.
 """
 from __future__ import annotations
@@ -124,8 +125,13 @@ class JunitFormat:
         for report in reports:
             case = report.case
             by_rule: dict[tuple[str, str], list] = {}
+            folded: dict[str, list[str]] = {}    # rule -> its findings folded into others
             for finding in report.findings:
                 by_rule.setdefault((finding.pack, finding.rule), []).append(finding)
+                for effect in finding.effects:
+                    folded.setdefault(effect.rule, []).append(
+                        f"[{effect.severity}] {effect.id}: folded into {finding.id} (the same "
+                        f"cause, reported there): {_line(effect.message)}")
             if complete:
                 # a rule this run left out (--disable, --select, --ignore) is no test of it
                 left_out = {(p.name, rule) for p in report.packs for rule in p.disabled}
@@ -164,10 +170,11 @@ class JunitFormat:
                     failure = ET.SubElement(case_element, "failure", type=worst, message=_text(
                         " | ".join(f"{f.id}: {_line(f.message)}" for f in failing)))
                     failure.text = _text(_failure_text(failing))
-                rest = [f for f in findings if f not in failing]
+                rest = [_finding_line(f) for f in findings if f not in failing]
+                rest += folded.get(rule, [])
                 if rest:
                     out = ET.SubElement(case_element, "system-out")
-                    out.text = _text("\n".join(_finding_line(f) for f in rest))
+                    out.text = _text("\n".join(rest))
             suite.set("tests", str(len(keys)))
             suite.set("failures", str(failures))
             suite.set("errors", "0")
