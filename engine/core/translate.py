@@ -171,7 +171,7 @@ class _Translator:
         try:
             for binding in bindings:
                 (alias, condition), = binding.items()
-                binding[alias] = self.network.add(_joins_first(condition), rule.id)
+                binding[alias] = self.network.add(_engine_order(condition), rule.id)
         except NetworkLimit as limit:
             raise _network_error(limit, rule) from None
         return bindings
@@ -400,13 +400,14 @@ class _Translator:
 # what follows, so a join after an 'or' was never tested and the rule fired without it; and a
 # join that fails in an 'and' makes it skip the entry after the join before looking for the
 # group's end, so a failing join just before that end read past the sequence, into whatever
-# the heap held (a crash that came and went with the memory layout). So the joins of a
-# pattern come first, in one flat 'and', then its other tests, then a group that every fact
-# passes: the walk then tests every join, and its skip lands on that group's end mark.
-_PASS_ALL = {"$and": [{"$ex": {KIND: 1}}]}
+# the heap held (a crash that came and went with the memory layout). So a pattern's tests are
+# one flat 'and' whose 'or' groups come after every join, and which ends on a group (its last
+# test that is not a join, in a group of its own, when it has no 'or'): the walk then tests
+# every join, and its skip lands on that group's end mark. The tests keep their order
+# otherwise, and with it the engine's network (its kind first, shared by many patterns).
 
 
-def _joins_first(condition: dict) -> dict:
+def _engine_order(condition: dict) -> dict:
     """A pattern's condition, the same tests in the order the engine evaluates correctly."""
     (key, items), = condition.items()
     if key != "$and":
@@ -421,10 +422,16 @@ def _joins_first(condition: dict) -> dict:
             else:
                 flat.append(item)
     spread(items)
-    joins = [item for item in flat if _is_join(item)]
-    if not joins:
+    if not any(_is_join(item) for item in flat):
         return condition
-    return {"$and": joins + [item for item in flat if not _is_join(item)] + [_PASS_ALL]}
+    plain = [item for item in flat if next(iter(item)) != "$or"]
+    groups = [item for item in flat if next(iter(item)) == "$or"]
+    if not groups:
+        # the last test that is not a join closes the pattern, in a group of its own: it
+        # stays the last test of the engine's network for the pattern, which gains no node
+        last = max(i for i, item in enumerate(plain) if not _is_join(item))
+        groups = [{"$and": [plain.pop(last)]}]
+    return {"$and": plain + groups}
 
 
 def _is_join(item: dict) -> bool:
