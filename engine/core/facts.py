@@ -49,10 +49,32 @@ class Fact:
     fields: dict
     subjects: tuple[str, ...] = ()
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the fields worth computing while the case's facts are built (None: all of them)
+    keep: frozenset | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         return f"{self.kind}:{self.key}" if self.key else self.kind
+
+
+# fields read while the facts are built, by the computation of others
+_BUILT_FROM = frozenset({"id", "amount", "prior", "category", "real_change", "real_change_pct",
+                         "change_reason", "programme"})
+
+
+def _needs(read: dict[str, frozenset] | None) -> dict[str, frozenset] | None:
+    """The fields worth computing for each kind of fact: those some rule reads of it, those
+    the others are computed from, and those that other facts copy (a category's into the
+    dependencies on it, a line's into the commitments it funds)."""
+    if read is None:
+        return None
+    empty: frozenset = frozenset()
+    needs = {kind: names | _BUILT_FROM for kind, names in read.items()}
+    for kind in ("line_item", "category", "programme"):
+        needs.setdefault(kind, _BUILT_FROM)
+    needs["category"] |= read.get("dependency", empty) & frozenset(_WHOLE_CATEGORY)
+    needs["line_item"] |= read.get("funding", empty) & frozenset(_FUNDING_FIELDS)
+    return needs
 
 
 def _pct(new, old):
@@ -62,6 +84,9 @@ def _pct(new, old):
 
 
 def _put(fact: Fact, name: str, value, sources: tuple[str, ...]):
+    keep = fact.keep
+    if keep is not None and name not in keep:
+        return
     kind = type(value)
     if kind is float:
         if -1e15 < value < 1e15:   # clean_number's common case, inline: hundreds per case
@@ -92,6 +117,11 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     those, and their provenance."""
     groups = {**{name: c.group for name, c in case.categories.items()}, **(groups or {})}
     wanted = (lambda kind: True) if kinds is None else kinds.__contains__
+    needs = _needs(read)
+
+    def new(kind: str, key: str, subjects: tuple = ()) -> Fact:
+        return Fact(kind, key, {}, subjects, keep=needs.get(kind) if needs else None)
+
     inflation = case.inflation_pct if case.inflation_pct is not None else 0.0
     inflation_src = ("inflation_pct",) if case.inflation_pct is not None else ()
     deflator = 1.0 + inflation / 100.0
@@ -115,7 +145,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     ctx.prior_total_src = tuple(prior_src) + inflation_src
 
     facts: list[Fact] = []
-    head = Fact("case", "", {})
+    head = new("case", "")
     _put(head, "id", case.id, ("id",))
     _put(head, "country", case.country, ("country",))
     _put(head, "fiscal_year", case.fiscal_year, ("fiscal_year",))
@@ -192,7 +222,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     for i, item in enumerate(items):
         if not wanted("line_item") and not wanted("funding"):
             break
-        fact = Fact("line_item", item.id, {}, (item.id,))
+        fact = new("line_item", item.id, (item.id,))
         _put(fact, "id", item.id, lp.one(i, "id"))
         _put(fact, "category", item.category, lp.one(i, "category"))
         _put(fact, "group", groups.get(item.category, ""), lp.one(i, "category"))
@@ -219,7 +249,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         amount = sum(items[i].amount for i in members)
         priors = [items[i].prior for i in members]
         prior = sum(priors) if all(x is not None for x in priors) else None
-        fact = Fact(kind, key, {}, tuple(items[i].id for i in members))
+        fact = new(kind, key, tuple(items[i].id for i in members))
         _put(fact, "id", key, lp.many(members, "category"))
         _put(fact, "line_item_count", len(members), ())
         _amounts(fact, amount, prior, lp.many(members, "amount"),
@@ -276,7 +306,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
 
     for i, commitment in enumerate(case.commitments):
         p = f"commitments[{i}]"
-        fact = Fact("commitment", commitment.id, {}, (commitment.id,))
+        fact = new("commitment", commitment.id, (commitment.id,))
         _put(fact, "id", commitment.id, (f"{p}.id",))
         _put(fact, "kind", commitment.kind, (f"{p}.kind",))
         _put(fact, "status", commitment.status, (f"{p}.status",))
@@ -293,7 +323,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
                                      if wanted("dependency") else ()):
             members = by_category.get(category, [])
             amount = sum(items[k].amount for k in members)
-            dep = Fact("dependency", f"{commitment.id}/{category}", {}, (commitment.id,))
+            dep = new("dependency", f"{commitment.id}/{category}", (commitment.id,))
             dep_src = (f"{p}.depends_on[{commitment.depends_on.index(category)}]",)
             _put(dep, "commitment", commitment.id, (f"{p}.id",))
             _put(dep, "category", category, dep_src)
@@ -311,9 +341,9 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
                     _put(dep, name, whole.fields[name], dep_src + whole.sources[name])
             facts.append(dep)
         for j, line in enumerate(commitment.funded_by if wanted("funding") else ()):
-            facts.append(_funding(commitment, p, j, line_facts[line], programme_facts))
+            facts.append(_funding(commitment, p, j, line_facts[line], programme_facts, new))
         for j, organisation in enumerate(commitment.guidelines if wanted("guideline") else ()):
-            guideline = Fact("guideline", f"{commitment.id}/{organisation}", {},
+            guideline = new("guideline", f"{commitment.id}/{organisation}",
                              (commitment.id,))
             _put(guideline, "commitment", commitment.id, (f"{p}.id",))
             _put(guideline, "organisation", organisation, (f"{p}.guidelines[{j}]",))
@@ -323,7 +353,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
 
     for organisation, (stated, named_by) in (_organisations(case).items()
                                              if wanted("membership") else ()):
-        fact = Fact("membership", organisation, {},
+        fact = new("membership", organisation,
                     tuple(case.commitments[i].id for i in named_by))
         src = ((f"memberships[{stated}]",) if stated is not None else ()) + tuple(
             f"commitments[{i}].guidelines" for i in named_by)
@@ -335,7 +365,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
              src + tuple(f"commitments[{i}].status" for i in named_by))
         facts.append(fact)
 
-    transparency = Fact("transparency", "", {})
+    transparency = new("transparency", "")
     stated = 0
     for name, value in case.transparency.model_dump().items():
         if value is not None:
@@ -548,9 +578,9 @@ def _commitment_links(fact: Fact, commitment, p: str, ctx: _Context) -> None:
              src + ctx.inflation_src)
 
 
-def _funding(commitment, p: str, j: int, line: Fact, programmes: dict[str, Fact]) -> Fact:
+def _funding(commitment, p: str, j: int, line: Fact, programmes: dict[str, Fact], new) -> Fact:
     """A commitment funded by a line: the line's figures, under the commitment's name."""
-    fact = Fact("funding", f"{commitment.id}/{line.key}", {}, (commitment.id, line.key))
+    fact = new("funding", f"{commitment.id}/{line.key}", (commitment.id, line.key))
     link = (f"{p}.funded_by[{j}]",)
     _put(fact, "commitment", commitment.id, (f"{p}.id",))
     _put(fact, "line", line.key, link)
