@@ -183,3 +183,101 @@ def test_the_engine_finds_what_the_language_means(drawn_rules, data):
         got = {f.id for f in assess(case, pack).findings}
         event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
         assert got == _expected(pack, case)
+
+
+# --- derived facts, and negation over them ---------------------------------------------------
+
+@st.composite
+def derivations(draw) -> list[dict]:
+    """Rules that derive `flagged` facts from line items, and rules that report from line
+    items and flagged facts, negated or not, joined on their fields."""
+    found = []
+    for r in range(draw(st.integers(1, 2))):
+        when = [{"fact": "line_item", "as": "p0"}]
+        if draw(st.integers(0, 3)):
+            when[0]["where"] = draw(condition([]))
+        found.append({"id": f"D-{r:03d}", "title": f"Derive {r}", "when": when,
+                      "derive": {"fact": "flagged", "fields": {
+                          "line": "p0.id", "category": "p0.category",
+                          "amount": draw(st.sampled_from(["p0.amount", "p0.amount * 2 + 1",
+                                                          "p0.amount - 5"]))}},
+                      "citation": CITE})
+    shapes = [
+        lambda: [{"fact": "line_item", "as": "p0", "where": draw(condition([]))},
+                 {"not": {"fact": "flagged", "where": "line == p0.id"}}],
+        lambda: [{"fact": "flagged", "as": "p0",
+                  "where": f"amount {draw(st.sampled_from(['>', '<=', '!=']))} "
+                           f"{draw(st.sampled_from(CONSTANTS))}"},
+                 {"fact": "line_item", "as": "p1",
+                  "where": f"category == p0.category and id != p0.line"}],
+        lambda: [{"fact": "flagged", "as": "p0"},
+                 {"not": {"fact": "line_item",
+                          "where": f"amount {draw(st.sampled_from(['>', '<']))} p0.amount"}}],
+        lambda: [{"fact": "line_item", "as": "p0"},
+                 {"not": {"fact": "flagged",
+                          "where": f"category == p0.category and amount > p0.prior"}}],
+    ]
+    for r in range(draw(st.integers(1, 2))):
+        when = draw(st.sampled_from(shapes))()
+        found.append({"id": f"R-{r:03d}", "title": f"Report {r}", "when": when,
+                      "report": {"kind": "risk", "severity": "low",
+                                 "concern": "engagement_limited", "message": "m"},
+                      "citation": CITE})
+    return found
+
+
+def _expected_with_derivations(pack, case: Case) -> set[str]:
+    from engine.core.facts import clean_number
+    facts = {"line_item": [(f.key, f.fields) for f in case_facts(case, pack.groups)
+                           if f.kind == "line_item"], "flagged": []}
+    seen: set[str] = set()
+    deriving = [r for r in pack.rules if r.derive_kind]
+    reporting = [r for r in pack.rules if not r.derive_kind]
+    for rule in deriving:   # one pattern on line items each: no chaining among them
+        (pattern,) = rule.patterns
+        for key, fields in facts["line_item"]:
+            if _holds(pattern, fields, {}, rule.params) and key not in seen:
+                seen.add(key)
+                lookup = lambda parts, f=fields: f.get(parts[-1], ex.MISSING)  # noqa: E731
+                made = {name: clean_number(ex.evaluate(node, lookup, rule.params))
+                        for name, node in rule.derive_fields.items()}
+                facts["flagged"].append((key, {k: v for k, v in made.items()
+                                               if v is not None and v is not ex.MISSING}))
+    found: set[str] = set()
+    for rule in reporting:
+        positive = [p for p in rule.patterns if not p.negated]
+        negated = [p for p in rule.patterns if p.negated]
+        pools = [facts[p.kind] for p in positive]
+        for combo in itertools.product(*pools):
+            if len({(p.kind, key) for p, (key, _) in zip(positive, combo)}) < len(combo):
+                continue   # one fact bound twice
+            bound: dict[str, dict] = {}
+            for pattern, (_, fields) in zip(positive, combo):
+                if not _holds(pattern, fields, bound, rule.params):
+                    break
+                bound[pattern.name] = fields
+            else:
+                taken = {(p.kind, key) for p, (key, _) in zip(positive, combo)}
+                if any(_holds(pattern, fields, bound, rule.params)
+                       for pattern in negated for key, fields in facts[pattern.kind]
+                       if (pattern.kind, key) not in taken):
+                    continue
+                keys = list(dict.fromkeys(atom for key, _ in combo for atom in key.split("+")))
+                found.add(f"{rule.id}:{'+'.join(keys)}")
+    return found
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(derivations(), cases())
+def test_derived_facts_and_negation_over_them_are_what_the_language_means(drawn_rules, data):
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            pack = load_pack(str(write_pack(Path(scratch) / "pack", drawn_rules)))
+        except DiploError as exc:
+            event(f"refused: {str(exc).split(': ')[-1][:60]}")
+            return
+        case = Case.model_validate(data)
+        got = {f.id for f in assess(case, pack).findings}
+        event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
+        assert got == _expected_with_derivations(pack, case)
