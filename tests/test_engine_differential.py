@@ -5,8 +5,9 @@ with an earlier pattern's fields, 'and', 'or', 'not', 'in', exists(), arithmetic
 two or three patterns, some negated; cases are generated too. Each rule's findings are then
 worked out a second time, in plain Python, straight from the language's meaning: every
 combination of distinct facts for the positive patterns whose conditions evaluate true
-(engine.lang.expr.evaluate, an absent field failing every comparison), for which no other fact
-meets a negated pattern's. The two must agree, finding for finding. A translation that the
+(engine.lang.expr.evaluate, an absent field failing every comparison), which have every field
+a negated pattern's condition reads of them (docs/rule-language.md, Absent fields), and for
+which no other fact meets a negated pattern's. The two must agree, finding for finding. A translation that the
 engine evaluates otherwise than it reads (as the order of a pattern's tests once made it:
 tests/test_join_order.py) shows up here as a difference."""
 from __future__ import annotations
@@ -148,6 +149,18 @@ def _holds(pattern, own: dict, bound: dict, params) -> bool:
         return False
 
 
+def _reads_bound(pattern, bound: dict) -> bool:
+    """Whether the earlier patterns' facts have every field a pattern's condition reads of
+    them: the language asks it for the rule to match at all (docs/rule-language.md, Absent
+    fields), a negated pattern's condition included."""
+    if pattern.where is None:
+        return True
+    return all(node.parts[-1] in bound.get(node.parts[0], {})
+               for node in ex.walk(pattern.where)
+               if isinstance(node, ex.Ref) and len(node.parts) == 2
+               and node.parts[0] in bound)
+
+
 def _expected(pack, case: Case) -> set[str]:
     facts = [f for f in case_facts(case, pack.groups) if f.kind == "line_item"]
     found: set[str] = set()
@@ -161,6 +174,8 @@ def _expected(pack, case: Case) -> set[str]:
                     break
                 bound[pattern.name] = fact.fields
             else:
+                if not all(_reads_bound(pattern, bound) for pattern in negated):
+                    continue
                 if any(_holds(pattern, other.fields, bound, rule.params)
                        for pattern in negated for other in facts if other not in combo):
                     continue
@@ -257,6 +272,8 @@ def _expected_with_derivations(pack, case: Case) -> set[str]:
                     break
                 bound[pattern.name] = fields
             else:
+                if not all(_reads_bound(pattern, bound) for pattern in negated):
+                    continue
                 taken = {(p.kind, key) for p, (key, _) in zip(positive, combo)}
                 if any(_holds(pattern, fields, bound, rule.params)
                        for pattern in negated for key, fields in facts[pattern.kind]

@@ -264,15 +264,9 @@ class CompiledPack:
                              for entries, kinds in parts]
         else:
             self.prepared = prepared
-            actions: dict[int, object] = {}
-
-            def action(key: str):
-                index = int(key[1:].partition("_")[0])
-                if index not in actions:
-                    actions[index] = self._action(packset.rules[index])
-                return actions[index]
-            parts = [({key: {**entry, "run": action(key)} for key, entry in entries.items()},
-                      set(kinds)) for entries, kinds in prepared]
+            parts = [({key: {**entry, "run": self._action(packset.rules[int(key[1:])])}
+                       for key, entry in entries.items()}, set(kinds))
+                     for entries, kinds in prepared]
         self.shards = [self._shard(i, entries, kinds) for i, (entries, kinds) in enumerate(parts)]
         try:
             self.host.register_rulesets({shard.name: shard.definition for shard in self.shards})
@@ -292,8 +286,7 @@ class CompiledPack:
 
     @property
     def definition(self) -> dict:
-        """Every compiled rule (keys r0, r1, ... in the pack set's order; r7_1, ... for a rule
-        the engine needs as several), across shards."""
+        """Every compiled rule (keys r0, r1, ... in the pack set's order), across shards."""
         merged: dict = {}
         for shard in self.shards:
             merged.update(shard.definition)
@@ -326,13 +319,8 @@ class CompiledPack:
                         rule = packset.rules[index]
                         translator.params = {name: spec.value for name, spec in
                                              packset.visible_parameters(rule.pack).items()}
-                        run = self._action(rule)
-                        # a rule the engine needs as several (translate._variants): r7, r7_1..
-                        for n, variant in enumerate(translator.rule(rule)):
-                            translated[f"r{index}_{n}" if n else f"r{index}"] = {
-                                "all": variant, "run": run}
-                    if len(entries) + len(translated) > MAX_SHARD_RULES:
-                        raise _ShardFull()
+                        translated[f"r{index}"] = {"all": translator.rule(rule),
+                                                   "run": self._action(rule)}
                     break
                 except (_ShardFull, PackError) as exc:
                     translator.restore(saved)

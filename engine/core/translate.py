@@ -132,12 +132,8 @@ class _Translator:
         self.tests, mark = saved
         self.network.rollback(mark)
 
-    def rule(self, rule: Rule) -> list[list[dict]]:
-        """The rule in the engine's language: a list of bindings, or more than one such list
-        when a negated pattern compares with a field that an earlier pattern's fact may lack
-        (see _variants)."""
+    def rule(self, rule: Rule) -> list[dict]:
         bindings: list[dict] = []
-        reads: dict[str, set] = {}     # binding -> (alias, engine field) its joins read
         aliases: dict[str, str] = {}
         positive = [p for p in rule.patterns if not p.negated]
         negated = [p for p in rule.patterns if p.negated]
@@ -145,6 +141,7 @@ class _Translator:
             # a negation cannot come first: anchor the rule on the one case fact
             bindings.append({"anchor": {KIND: "case"}})
         joins = 0
+        referenced: set = set()
         for i, pattern in enumerate(positive + negated):
             if pattern.negated and rule.stratum > 0 and i == len(positive):
                 # after the positive patterns, so the gate is rarely a rule's first condition
@@ -157,23 +154,27 @@ class _Translator:
             if pattern.where is not None:
                 cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
             joins += scope.joins
-            key = alias + ("$not" if pattern.negated else "")
-            reads[key] = set(scope.referenced)
-            bindings.append({key: cond})
+            referenced |= scope.referenced
+            bindings.append({alias + ("$not" if pattern.negated else ""): cond})
+        # A join on a field that the other fact lacks aborts the whole batch (error 311), so
+        # the fact a join reads from must have the field: a comparison with it would be false.
+        for binding in bindings:
+            (alias, cond), = binding.items()
+            needed = sorted(name for ref_alias, name in referenced if ref_alias == alias)
+            if needed:
+                binding[alias] = {"$and": [cond] + [{"$ex": {name: 1}} for name in needed]}
         if rule.stratum > 0 and not negated:
             bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
         if joins > MAX_JOIN_REFS:
             raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
                                 f"allows {MAX_JOIN_REFS}")
-        variants = _variants(bindings, reads, {f"p{i}" for i in range(len(positive))})
         try:
-            for variant in variants:
-                for binding in variant:
-                    (alias, condition), = binding.items()
-                    binding[alias] = self.network.add(_engine_order(condition), rule.id)
+            for binding in bindings:
+                (alias, condition), = binding.items()
+                binding[alias] = self.network.add(_engine_order(condition), rule.id)
         except NetworkLimit as limit:
             raise _network_error(limit, rule) from None
-        return variants
+        return bindings
 
     # conditions
 
@@ -431,49 +432,6 @@ def _engine_order(condition: dict) -> dict:
         last = max(i for i, item in enumerate(plain) if not _is_join(item))
         groups = [{"$and": [plain.pop(last)]}]
     return {"$and": plain + groups}
-
-
-def _variants(bindings: list[dict], reads: dict[str, set], positive: set[str]) -> list[list[dict]]:
-    """The bindings with the guards the engine needs, as one rule or several.
-
-    A join on a field that the other fact lacks aborts the whole batch (error 311), so the
-    facts a join reads from must have the fields it reads: for a join in a positive pattern,
-    where a comparison with an absent field would be false anyway, that changes nothing. A
-    negated pattern is another matter: when the earlier pattern's fact lacks the field, no
-    fact can meet the negated pattern, so the negation holds and the rule fires. That case is
-    a rule of its own: the earlier fact without the field (tested for its absence), the
-    negated patterns that read it left out. Such rules find nothing the first does not (the
-    absence and the presence of a field exclude each other), and an action that runs twice
-    for the same facts adds nothing the first run did not."""
-    lacking = sorted({(alias, name) for key, pairs in reads.items() if key.endswith("$not")
-                      for alias, name in pairs if alias in positive})
-    variants = [_guarded(bindings, reads)]
-    for alias, name in lacking:
-        kept = [b for b in bindings
-                if not (next(iter(b)).endswith("$not") and (alias, name) in reads[next(iter(b))])]
-        variant = []
-        for binding in kept:
-            (key, cond), = binding.items()
-            if key == alias:
-                cond = {"$and": [cond, {"$nex": {name: 1}}]}
-            variant.append({key: cond})
-        variants.append(_guarded(variant, {next(iter(b)): reads.get(next(iter(b)), set())
-                                           for b in kept}))
-    return variants
-
-
-def _guarded(bindings: list[dict], reads: dict[str, set]) -> list[dict]:
-    """The bindings, each fact a join reads from required to have the fields it reads."""
-    referenced = set().union(*reads.values()) if reads else set()
-    guarded = []
-    for binding in bindings:
-        (key, cond), = binding.items()
-        alias = key.removesuffix("$not")
-        needed = sorted(name for ref_alias, name in referenced if ref_alias == alias)
-        if needed:
-            cond = {"$and": [cond] + [{"$ex": {name: 1}} for name in needed]}
-        guarded.append({key: cond})
-    return guarded
 
 
 def _is_join(item: dict) -> bool:
