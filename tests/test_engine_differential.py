@@ -407,3 +407,19 @@ def test_commitments_dependencies_funding_and_the_case_are_what_the_language_mea
         got = {f.id for f in assess(case, pack).findings}
         event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
         assert got == _expected_any_kind(pack, case)
+
+
+def test_a_negated_pattern_reading_a_field_an_earlier_fact_lacks_gives_no_finding(tmp_path):
+    # docs/rule-language.md, Absent fields: the rule does not match an item with no prior
+    folder = write_pack(tmp_path / "pack", [{
+        "id": "N-001", "title": "No line above this item's prior",
+        "when": [{"fact": "line_item", "as": "item"},
+                 {"not": {"fact": "line_item", "where": "amount > item.prior"}}],
+        "report": {"kind": "risk", "severity": "low", "concern": "engagement_limited",
+                   "message": "m"}, "citation": CITE}])
+    case = Case.model_validate({
+        "id": "gen", "title": "G", "country": "G", "fiscal_year": 2027, "currency": "USD",
+        "line_items": [{"id": "stated", "category": "personnel", "amount": 5, "prior": 50},
+                       {"id": "unstated", "category": "personnel", "amount": 9}]})
+    found = {f.id for f in assess(case, load_pack(str(folder))).findings}
+    assert found == {"N-001:stated"}
