@@ -71,6 +71,8 @@ def test_near_misses_are_within_the_margin_and_only_then(pack, ally):
     assert any(n.rule == "DD-CRI-001" and n.fact == "programme:readiness-fund" for n in close)
     assert all(n.gap <= 0.2 * abs(n.threshold) for n in close)
     assert not any(n.rule == "DD-CRI-001" for n in near_misses(case, pack, report, margin=0.05))
+    # a count of 0 that must be above 0 is a whole unit away, never "0 away"
+    assert not any((n.field or "").endswith("_count") for n in close)
 
 
 @pytest.mark.parametrize("name", ["ally-trims-exercises", "volatile-funding", "donor-ends-aid"])

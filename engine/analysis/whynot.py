@@ -212,6 +212,11 @@ def near_misses(case: Case, pack: PackSet, report: Report, *, margin: float = NE
         for failure in result.failures:
             if failure.gap is None or failure.threshold is None:
                 continue
+            if failure.field and failure.field.endswith("_count") \
+                    and failure.op in ("<", ">") and failure.gap == 0:
+                # a count meets a strict bound only one whole unit past it: a count of 0 that
+                # must be above 0 is one away, not at no distance
+                failure = failure.model_copy(update={"gap": 1.0})
             scale = abs(failure.threshold) or 1.0
             # a fact that fails another condition too is not near
             if failure.gap > margin * scale or failure.failed_conditions != 1:
