@@ -63,9 +63,8 @@ _BUILT_FROM = frozenset({"id", "amount", "prior", "category", "real_change", "re
 
 
 def _needs(read: dict[str, frozenset] | None) -> dict[str, frozenset] | None:
-    """The fields worth computing for each kind of fact: those some rule reads of it, those
-    the others are computed from, and those that other facts copy (a category's into the
-    dependencies on it, a line's into the commitments it funds)."""
+    """The fields worth computing for each kind of fact: those some rule reads, those others
+    are computed from, and those copied (a category's into dependencies, a line's into fundings)."""
     if read is None:
         return None
     empty: frozenset = frozenset()
@@ -84,8 +83,7 @@ def _pct(new, old):
 
 
 def _put(fact: Fact, name: str, value, sources: tuple[str, ...]):
-    keep = fact.keep
-    if keep is not None and name not in keep:
+    if fact.keep is not None and name not in fact.keep:
         return
     kind = type(value)
     if kind is float:
@@ -378,9 +376,8 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         for fact in facts:
             keep = read.get(fact.kind)
             if keep is not None:
-                fields, sources = fact.fields, fact.sources
-                fact.fields = {k: v for k, v in fields.items() if k in keep}
-                fact.sources = {k: v for k, v in sources.items() if k in keep}
+                fact.fields = {k: v for k, v in fact.fields.items() if k in keep}
+                fact.sources = {k: v for k, v in fact.sources.items() if k in keep}
     return facts
 
 
@@ -419,7 +416,6 @@ class _Context:
         self.history_inflation_src = tuple(
             f"history[{i}].inflation_pct" for i, h in enumerate(case.history)
             if h.inflation_pct is not None) + inflation_src
-
 
     def stated_priors_real(self) -> tuple[float, tuple[str, ...]]:
         """Last year's amounts of the lines that state one, at this year's prices."""
