@@ -264,21 +264,21 @@ def test_a_join_on_a_field_the_other_fact_lacks_does_not_abort_the_case(tmp_pack
         "exercises under people's prior"]
 
 
-def test_a_reused_session_is_empty_between_cases_and_order_does_not_matter():
-    # Containment: a session serves many cases, and each case's facts are retracted after
-    # it (stage facts first). A fact left behind would join the next case's facts.
-    import durable_rules_engine
+def test_each_case_has_a_session_of_its_own_and_order_does_not_matter():
+    # Containment: a case runs in a session of its own, deleted when the case is done.
+    # Reusing one session with each case's facts retracted walked frames the engine never
+    # cleans up (valgrind: reads of freed memory); a fact left behind would have joined the
+    # next case's facts.
     from engine.model import Case
     pack = load_pack(params={"cut_pct": 10, **ONE_YEAR})   # its own compiled pack, not the shared one
     cases = [load_case_file(path) for path in sorted((ROOT / "cases").glob("*.yaml"))]
     forward = {c.id: assess(c, pack).to_json() for c in cases}
     [shard] = pack.compiled.shards
-    assert shard.session.sid is not None
-    assert json.loads(durable_rules_engine.get_facts(shard.handle, shard.session.sid)) == []
+    assert shard.session.sid is None
     backward = {c.id: assess(c, pack).to_json() for c in reversed(cases)}
     assert backward == forward
     fresh = load_pack(params={"cut_pct": 10, **ONE_YEAR})
-    # the same case alone in a new session gives the same report as after all the others
+    # the same case alone in a new compiled pack gives the same report as after all the others
     assert all(assess(c, fresh).to_json() == forward[c.id] for c in cases[::5])
     assert isinstance(cases[0], Case)
 
@@ -288,7 +288,6 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     pack = load_pack(params={"cut_pct": 10, **ONE_YEAR})
     assess(make_case(), pack)
     [shard] = pack.compiled.shards
-    first = shard.session.sid
 
     def boom(*args, **kwargs):
         raise ValueError("provoked")
@@ -296,9 +295,8 @@ def test_a_failed_case_gives_up_its_session(monkeypatch):
     with pytest.raises(EngineFailure):
         assess(make_case(), pack)
     monkeypatch.undo()
-    assert shard.session.sid is None   # deleted, not reused with the failed case's facts
-    good = assess(make_case(), pack)
-    assert shard.session.sid != first and good.findings
+    assert shard.session.sid is None   # deleted, never reused with the failed case's facts
+    assert assess(make_case(), pack).findings
 
 
 def load_case_file(path):
@@ -332,27 +330,39 @@ def test_more_kinds_of_fact_than_one_ruleset_holds_are_split(tmp_path):
     assert "fired: ['K-0-R', 'K-1-R', 'K-2-R']" in result.stdout
 
 
-def test_a_compiled_pack_that_goes_deletes_the_sessions_it_kept_open(monkeypatch):
-    # Containment: sessions kept open between cases hold engine memory; a program that loads
-    # many packs (a sweep over parameters) would otherwise keep one per pack forever.
+def test_every_session_is_deleted_and_a_compiled_pack_that_goes_deletes_its_rulesets(
+        monkeypatch):
+    # Containment: a case's session is deleted when the case is done (its handle and id are
+    # never seen again), and the rulesets of a compiled pack go with it: a program that loads
+    # many packs (a sweep over parameters) would otherwise keep them forever.
     import gc
     import engine.core.compile as compiled
     native = compiled._native
-    deleted = []
+    created, deleted, released = [], [], []
 
     class Recording:
         def __getattr__(self, name):
             return getattr(native, name)
 
+        def assert_facts(self, handle, text):
+            created.append((handle, json.loads(text)[0]["sid"]))
+            return native.assert_facts(handle, text)
+
         def delete_state(self, handle, sid):
             deleted.append((handle, sid))
             return native.delete_state(handle, sid)
+
+        def delete_ruleset(self, handle):
+            released.append(handle)
+            return native.delete_ruleset(handle)
     monkeypatch.setattr(compiled, "_native", Recording())
     pack = load_pack(params={"cut_pct": 10, **ONE_YEAR})
-    assess(make_case(), pack)
+    for _ in range(3):
+        assess(make_case(), pack)
     [shard] = pack.compiled.shards
-    kept = (shard.handle, shard.session.sid)
-    assert kept not in deleted
+    handle = shard.handle
+    sessions = list(dict.fromkeys(created))
+    assert len(sessions) == 3 and sessions == deleted
     del pack, shard
     gc.collect()
-    assert kept in deleted
+    assert released == [handle]

@@ -7,11 +7,11 @@ modes (see docs/rule-language.md, "How packs run"):
 * every session runs at least one action (a guard rule on the case fact), because deleting a
   session in which nothing fired frees an uninitialised pointer;
 * every fact is consumed (a sink rule), so no fact raises "not handled";
-* a case is asserted as one batch; one session serves up to SESSION_CASES cases in turn
-  (creating and deleting a session cost a third of a case): after each case its facts are
-  retracted, stage facts first so that no retraction can activate a rule, and after any
-  failure the session is given up; never more than one open at a time per compiled pack
-  (a lock), far below the engine's cap of 1024 live sessions;
+* a case is asserted as one batch, in a session of its own that is deleted when the case is
+  done: retracting a case's facts to reuse the session walked the frames of completed actions
+  that the engine never cleans up, and read memory no longer in use (valgrind showed it on
+  ordinary cases); never more than one session open at a time per compiled pack (a lock), far
+  below the engine's cap of 1024 live sessions;
 * actions are driven through the engine's native calls, without durable's per-action
   closure, state re-serialisation and clock reads, which cost more than diplo's actions;
 * only the fields some condition reads are sent to the engine;
@@ -65,7 +65,6 @@ except ImportError as _exc:  # pragma: no cover - depends on the interpreter
 
 MAX_LEAKED_SESSIONS = 64
 MAX_RESULTS = 10_000       # findings and derived facts of one case: beyond, joins multiply
-SESSION_CASES = 1000       # cases one session serves before a fresh one (bounds any leftover)
 MAX_SHARD_RULES = 4000     # durable: 4096 actions per ruleset, ours (guard, sink) included
 
 _ruleset_names = itertools.count(1)
@@ -135,13 +134,12 @@ class _Session:
     """A shard's session kept open between cases: apart from the shard, so that deleting it
     when the compiled pack goes needs nothing that refers back to the pack."""
 
-    __slots__ = ("handle", "sid", "guarded", "cases")
+    __slots__ = ("handle", "sid", "guarded")
 
     def __init__(self):
         self.handle = None
         self.sid: str | None = None
         self.guarded = False     # an action ran in the current case
-        self.cases = 0           # cases the session has served
 
 
 class _Shard:
@@ -173,7 +171,7 @@ class _Shard:
         return self.session.handle
 
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
-        """A fact as the engine gets it, in JSON; kept to retract it exactly as asserted."""
+        """A fact as the engine gets it, in JSON."""
         names = self.engine_names
         engine_fact = {names[k]: v for k, v in fields.items() if k in names}
         engine_fact["sid"] = self.session.sid
@@ -446,9 +444,7 @@ class CompiledPack:
         # of actions is empty (see _drain)
         if self._ids is not None:
             fact_id = self._ids.add(fact_id, record)
-        text = self._active.fact_json(fact_id, kind, fields)
-        self._asserted.append(text)
-        self._pending.append(text)
+        self._pending.append(self._active.fact_json(fact_id, kind, fields))
 
     def _drain(self, shard: _Shard, result) -> None:
         """Run every action the engine has queued for the session.
@@ -489,11 +485,9 @@ class CompiledPack:
             if self._leaked >= MAX_LEAKED_SESSIONS:
                 raise EngineFailure("the rule engine has too many unfinished sessions")
             shard.session.sid = str(next(self._sessions))
-            shard.session.cases = 0
 
     def _close_session(self, shard: _Shard) -> None:
-        """Give up a shard's open session (after a failure, or when it has served enough
-        cases)."""
+        """Delete a shard's open session: its case is done, or failed."""
         sid, shard.session.sid = shard.session.sid, None
         if sid is None:
             return
@@ -501,16 +495,6 @@ class CompiledPack:
             _native.delete_state(shard.handle, sid)
         else:
             self._leaked += 1  # deleting a session where nothing ran would crash
-
-    def _clear(self, shard: _Shard, level: int) -> None:
-        """Take the case's facts out of the session so that the next case starts from an
-        empty one: the stage facts first (every rule with a 'not' waits for one, so no
-        retraction can activate a rule), then derived facts, then the case's own."""
-        gone = [shard.stage_json(n) for n in range(level, 0, -1)]
-        # derived facts were asserted after the case's own: retracting in reverse takes
-        # every derived fact out before anything it rests on
-        gone += reversed(self._asserted)
-        self._drain(shard, _native.retract_facts(shard.handle, "[" + ",".join(gone) + "]"))
 
     def run(self, facts: list[Fact], ctx: dict) -> Outcome:
         """Assess one case's facts; returns what the rules derived and reported."""
@@ -575,7 +559,6 @@ class CompiledPack:
             self._by_engine = records
             self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
                               if f.kind in kinds]
-        level = 0
         try:
             self._drain(shard, _native.assert_facts(shard.handle,
                                                     "[" + ",".join(self._asserted) + "]"))
@@ -585,16 +568,7 @@ class CompiledPack:
                 raise _Dropped()
             if not shard.session.guarded:
                 raise EngineFailure("the rule engine ran no action for this case")
-            current, self._current = self._current, None   # retracting runs no rule
-            try:
-                self._clear(shard, level)
-            finally:
-                self._current = current
-            shard.session.cases += 1
-            # a case that failed in an action may have left the session half-way through a
-            # derivation: give it up rather than trust the retraction
-            if outcome.errors or outcome.overflow or shard.session.cases >= SESSION_CASES:
-                self._close_session(shard)
+            self._close_session(shard)
         except (EngineFailure, _Dropped):
             self._close_session(shard)
             raise
