@@ -200,9 +200,11 @@ def test_the_script_runs_end_to_end_at_tiny_sizes(tmp_path):
             env={**__import__("os").environ, "PYTHONDONTWRITEBYTECODE": "1"})
     done = run()
     if done.returncode < 0:
-        # Once in four full CI runs this script died of signal 11 here, and in none of more
-        # than a hundred runs of it alone since: the death is reported, with its trace, and
-        # the script must then run through; a second death fails the test.
+        # In two of five full CI runs this script died of signal 11 here, in its replay of
+        # diplo's native calls, while those still retracted each case's facts (reading memory
+        # the engine no longer used; a case now has a session of its own). Should it happen
+        # again, the death is reported with its trace and the script must then run through;
+        # a second death fails the test.
         warnings.warn(f"bench/peers.py died of signal {-done.returncode}; run again. "
                       f"stderr: {done.stderr[-3000:]}")
         done = run()
