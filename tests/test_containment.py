@@ -363,7 +363,6 @@ def test_every_session_is_deleted_and_a_compiled_pack_that_goes_deletes_its_rule
     handle = shard.handle
     sessions = list(dict.fromkeys(created))
     assert len(sessions) == 3 and sessions == deleted
-    assert handle not in released
     del pack, shard
     gc.collect()
     assert handle in released    # (other tests' packs may go in the same collection)
