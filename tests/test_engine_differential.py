@@ -161,33 +161,43 @@ def _reads_bound(pattern, bound: dict) -> bool:
                and node.parts[0] in bound)
 
 
-def _expected(pack, case: Case) -> set[str]:
-    facts = [f for f in case_facts(case, pack.groups) if f.kind == "line_item"]
+def _facts_by_kind(pack, case: Case) -> dict[str, list]:
+    facts: dict[str, list] = {}
+    for fact in case_facts(case, pack.groups):
+        facts.setdefault(fact.kind, []).append((fact.key, fact.fields))
+    return facts
+
+
+def _findings(rules, facts: dict[str, list]) -> set[str]:
+    """The findings of reporting rules over facts by kind, as the language defines them."""
     found: set[str] = set()
-    for rule in pack.rules:
+    for rule in rules:
         positive = [p for p in rule.patterns if not p.negated]
         negated = [p for p in rule.patterns if p.negated]
-        for combo in itertools.permutations(facts, len(positive)):
+        for combo in itertools.product(*(facts.get(p.kind, []) for p in positive)):
+            taken = {(p.kind, key) for p, (key, _) in zip(positive, combo)}
+            if len(taken) < len(combo):
+                continue   # one fact bound twice
             bound: dict[str, dict] = {}
-            for pattern, fact in zip(positive, combo):
-                if not _holds(pattern, fact.fields, bound, rule.params):
+            for pattern, (_, fields) in zip(positive, combo):
+                if not _holds(pattern, fields, bound, rule.params):
                     break
-                bound[pattern.name] = fact.fields
+                bound[pattern.name] = fields
             else:
                 if not all(_reads_bound(pattern, bound) for pattern in negated):
                     continue
-                if any(_holds(pattern, other.fields, bound, rule.params)
-                       for pattern in negated for other in facts if other not in combo):
+                if any(_holds(pattern, fields, bound, rule.params)
+                       for pattern in negated for key, fields in facts.get(pattern.kind, [])
+                       if (pattern.kind, key) not in taken):
                     continue
-                keys = list(dict.fromkeys(f.key for f in combo))
-                found.add(f"{rule.id}:{'+'.join(keys)}")
+                keys = list(dict.fromkeys(atom for key, _ in combo if key
+                                          for atom in key.split("+")))
+                found.add(f"{rule.id}:{'+'.join(keys)}" if keys else rule.id)
     return found
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(rules(), cases())
-def test_the_engine_finds_what_the_language_means(drawn_rules, data):
+def _agree(drawn_rules: list[dict], data: dict, expected) -> None:
+    """The engine's findings for the drawn rules and case are `expected(pack, case)`."""
     with tempfile.TemporaryDirectory() as scratch:
         try:
             pack = load_pack(str(write_pack(Path(scratch) / "pack", drawn_rules)))
@@ -197,7 +207,15 @@ def test_the_engine_finds_what_the_language_means(drawn_rules, data):
         case = Case.model_validate(data)
         got = {f.id for f in assess(case, pack).findings}
         event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
-        assert got == _expected(pack, case)
+        assert got == expected(pack, case)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rules(), cases())
+def test_the_engine_finds_what_the_language_means(drawn_rules, data):
+    _agree(drawn_rules, data, lambda pack, case: _findings(pack.rules,
+                                                           _facts_by_kind(pack, case)))
 
 
 # --- derived facts, and negation over them ---------------------------------------------------
@@ -224,13 +242,13 @@ def derivations(draw) -> list[dict]:
                   "where": f"amount {draw(st.sampled_from(['>', '<=', '!=']))} "
                            f"{draw(st.sampled_from(CONSTANTS))}"},
                  {"fact": "line_item", "as": "p1",
-                  "where": f"category == p0.category and id != p0.line"}],
+                  "where": "category == p0.category and id != p0.line"}],
         lambda: [{"fact": "flagged", "as": "p0"},
                  {"not": {"fact": "line_item",
                           "where": f"amount {draw(st.sampled_from(['>', '<']))} p0.amount"}}],
         lambda: [{"fact": "line_item", "as": "p0"},
                  {"not": {"fact": "flagged",
-                          "where": f"category == p0.category and amount > p0.prior"}}],
+                          "where": "category == p0.category and amount > p0.prior"}}],
     ]
     for r in range(draw(st.integers(1, 2))):
         when = draw(st.sampled_from(shapes))()
@@ -243,13 +261,10 @@ def derivations(draw) -> list[dict]:
 
 def _expected_with_derivations(pack, case: Case) -> set[str]:
     from engine.core.facts import clean_number
-    facts = {"line_item": [(f.key, f.fields) for f in case_facts(case, pack.groups)
-                           if f.kind == "line_item"], "flagged": []}
+    facts = {"line_item": _facts_by_kind(pack, case)["line_item"], "flagged": []}
     seen: set[str] = set()
-    deriving = [r for r in pack.rules if r.derive_kind]
-    reporting = [r for r in pack.rules if not r.derive_kind]
-    for rule in deriving:   # one pattern on line items each: no chaining among them
-        (pattern,) = rule.patterns
+    for rule in (r for r in pack.rules if r.derive_kind):
+        (pattern,) = rule.patterns   # one pattern on line items each: no chaining among them
         for key, fields in facts["line_item"]:
             if _holds(pattern, fields, {}, rule.params) and key not in seen:
                 seen.add(key)
@@ -258,46 +273,14 @@ def _expected_with_derivations(pack, case: Case) -> set[str]:
                         for name, node in rule.derive_fields.items()}
                 facts["flagged"].append((key, {k: v for k, v in made.items()
                                                if v is not None and v is not ex.MISSING}))
-    found: set[str] = set()
-    for rule in reporting:
-        positive = [p for p in rule.patterns if not p.negated]
-        negated = [p for p in rule.patterns if p.negated]
-        pools = [facts[p.kind] for p in positive]
-        for combo in itertools.product(*pools):
-            if len({(p.kind, key) for p, (key, _) in zip(positive, combo)}) < len(combo):
-                continue   # one fact bound twice
-            bound: dict[str, dict] = {}
-            for pattern, (_, fields) in zip(positive, combo):
-                if not _holds(pattern, fields, bound, rule.params):
-                    break
-                bound[pattern.name] = fields
-            else:
-                if not all(_reads_bound(pattern, bound) for pattern in negated):
-                    continue
-                taken = {(p.kind, key) for p, (key, _) in zip(positive, combo)}
-                if any(_holds(pattern, fields, bound, rule.params)
-                       for pattern in negated for key, fields in facts[pattern.kind]
-                       if (pattern.kind, key) not in taken):
-                    continue
-                keys = list(dict.fromkeys(atom for key, _ in combo for atom in key.split("+")))
-                found.add(f"{rule.id}:{'+'.join(keys)}")
-    return found
+    return _findings([r for r in pack.rules if not r.derive_kind], facts)
 
 
 @settings(max_examples=80, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(derivations(), cases())
 def test_derived_facts_and_negation_over_them_are_what_the_language_means(drawn_rules, data):
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            pack = load_pack(str(write_pack(Path(scratch) / "pack", drawn_rules)))
-        except DiploError as exc:
-            event(f"refused: {str(exc).split(': ')[-1][:60]}")
-            return
-        case = Case.model_validate(data)
-        got = {f.id for f in assess(case, pack).findings}
-        event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
-        assert got == _expected_with_derivations(pack, case)
+    _agree(drawn_rules, data, _expected_with_derivations)
 
 
 # --- commitments, their dependencies and funding, and the case --------------------------------
@@ -344,7 +327,7 @@ def commitment_rules(draw) -> list[dict]:
                            f"{draw(st.sampled_from(['<', '>=']))} d.amount * 0.5"}],
         lambda: [{"fact": "funding", "as": "f", "where": number("amount")},
                  {"fact": "line_item", "as": "l",
-                  "where": f"id != f.line and category == f.category"}],
+                  "where": "id != f.line and category == f.category"}],
         lambda: [{"fact": "line_item", "as": "l",
                   "where": f"amount > case.inflation_pct and "
                            f"{draw(st.sampled_from(['exists(prior)', 'not (exists(prior))']))}"}],
@@ -362,51 +345,13 @@ def commitment_rules(draw) -> list[dict]:
     return found
 
 
-def _expected_any_kind(pack, case: Case) -> set[str]:
-    facts: dict[str, list] = {}
-    for fact in case_facts(case, pack.groups):
-        facts.setdefault(fact.kind, []).append((fact.key, fact.fields))
-    found: set[str] = set()
-    for rule in pack.rules:
-        positive = [p for p in rule.patterns if not p.negated]
-        negated = [p for p in rule.patterns if p.negated]
-        for combo in itertools.product(*(facts.get(p.kind, []) for p in positive)):
-            taken = {(p.kind, key) for p, (key, _) in zip(positive, combo)}
-            if len(taken) < len(combo):
-                continue   # one fact bound twice
-            bound: dict[str, dict] = {}
-            for pattern, (_, fields) in zip(positive, combo):
-                if not _holds(pattern, fields, bound, rule.params):
-                    break
-                bound[pattern.name] = fields
-            else:
-                if not all(_reads_bound(pattern, bound) for pattern in negated):
-                    continue
-                if any(_holds(pattern, fields, bound, rule.params)
-                       for pattern in negated for key, fields in facts.get(pattern.kind, [])
-                       if (pattern.kind, key) not in taken):
-                    continue
-                keys = list(dict.fromkeys(atom for key, _ in combo if key
-                                          for atom in key.split("+")))
-                found.add(f"{rule.id}:{'+'.join(keys)}" if keys else rule.id)
-    return found
-
-
 @settings(max_examples=80, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(commitment_rules(), committed_cases())
 def test_commitments_dependencies_funding_and_the_case_are_what_the_language_means(
         drawn_rules, data):
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            pack = load_pack(str(write_pack(Path(scratch) / "pack", drawn_rules)))
-        except DiploError as exc:
-            event(f"refused: {str(exc).split(': ')[-1][:60]}")
-            return
-        case = Case.model_validate(data)
-        got = {f.id for f in assess(case, pack).findings}
-        event(f"findings: {min(len(got), 3)}{'+' if len(got) >= 3 else ''}")
-        assert got == _expected_any_kind(pack, case)
+    _agree(drawn_rules, data, lambda pack, case: _findings(pack.rules,
+                                                           _facts_by_kind(pack, case)))
 
 
 def test_a_negated_pattern_reading_a_field_an_earlier_fact_lacks_gives_no_finding(tmp_path):

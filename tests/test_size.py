@@ -3,9 +3,7 @@
 bench/size.py's."""
 from __future__ import annotations
 
-import gc
 import sys
-import tracemalloc
 
 from engine import load_pack
 from engine.core.facts import Paths, case_facts
@@ -13,7 +11,7 @@ from engine.core.facts import Paths, case_facts
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from size import sized_case  # noqa: E402
+from size import peak_bytes as _peak, sized_case  # noqa: E402
 
 
 def test_paths_behave_as_the_tuple_they_stand_for():
@@ -24,16 +22,6 @@ def test_paths_behave_as_the_tuple_they_stand_for():
     assert paths == ("a", *shared, "b") and hash(paths) == hash(("a", *shared, "b"))
     assert paths[1] == shared[0] and paths + () is paths and () + paths is paths
     assert sorted(set(paths)) == sorted({"a", "b", *shared})
-
-
-def _peak(func) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        func()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_every_line_refers_to_one_tuple_of_the_lines_amounts():
