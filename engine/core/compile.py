@@ -184,33 +184,26 @@ class _Shard:
                        "level": level})
 
 
-def _history_kinds(packset: PackSet, shards) -> frozenset:
-    """The kinds among line_item and category whose volatility fields some rule reads: in a
-    condition (by name, whatever the kind, for the patterns that negate), a let, a derived
-    field or a message; a category's also when a rule reads them of a dependency, which
-    copies them."""
-    from .facts import _WHOLE_CATEGORY, HISTORY_FIELDS
-    conditions = frozenset().union(*(shard.fields for shard in shards))
-    read: dict[str, set] = {}
-    for rule in packset.rules:
-        kinds = {p.name: p.kind for p in rule.patterns}
-        for binding, names in rule.fields_read.items():
-            read.setdefault(kinds.get(binding, binding), set()).update(names)
-    found = set()
-    for kind in ("line_item", "category"):
-        if (read.get(kind, set()) | conditions) & HISTORY_FIELDS:
-            found.add(kind)
-    if read.get("dependency", set()) & HISTORY_FIELDS & set(_WHOLE_CATEGORY):
-        found.add("category")
-    return frozenset(found)
+def _negated_reads(rule) -> dict[str, set[str]]:
+    """The fields each negated pattern's own condition reads of its kind (a rule's
+    `fields_read` holds only its matched patterns')."""
+    read: dict[str, set[str]] = {}
+    for pattern in rule.patterns:
+        if not pattern.negated or pattern.where is None:
+            continue
+        for node in ex.walk(pattern.where):
+            if isinstance(node, ex.Ref) and (len(node.parts) == 1
+                                             or node.parts[0] == pattern.name):
+                read.setdefault(pattern.kind, set()).add(node.parts[-1])
+    return read
 
 
-def _read_by_kind(packset: PackSet, shards) -> dict[str, frozenset]:
-    """The fields of each kind of fact that the rules read: in a condition (by name, whatever
-    the kind, as a negated pattern's are counted nowhere else), a let, a derived field or a
-    message. A case's facts keep only these once built: the others are read by nothing, and
-    held with their provenance they were most of a large case's memory."""
-    conditions = frozenset().union(*(shard.fields for shard in shards))
+def _read_by_kind(packset: PackSet) -> dict[str, frozenset]:
+    """The fields of each kind of fact that the rules read: in a condition (a negated
+    pattern's included), a let, a derived field or a message. A case's facts keep only
+    these once built, and the builder computes no other (engine.core.facts): the others are
+    read by nothing, and held with their provenance they were most of a large case's
+    memory and time."""
     read: dict[str, set] = {}
     for rule in packset.rules:
         kinds = {p.name: p.kind for p in rule.patterns}
@@ -218,7 +211,21 @@ def _read_by_kind(packset: PackSet, shards) -> dict[str, frozenset]:
             read.setdefault(pattern.kind, set())
         for binding, names in rule.fields_read.items():
             read.setdefault(kinds.get(binding, binding), set()).update(names)
-    return {kind: frozenset(names | conditions) for kind, names in read.items()}
+        for kind, names in _negated_reads(rule).items():
+            read[kind].update(names)
+    return {kind: frozenset(names) for kind, names in read.items()}
+
+
+def _history_kinds(read: dict[str, frozenset]) -> frozenset:
+    """The kinds among line_item and category whose volatility fields some rule reads; a
+    category's also when a rule reads them of a dependency, which copies them."""
+    from .facts import _WHOLE_CATEGORY, HISTORY_FIELDS
+    empty: frozenset = frozenset()
+    found = {kind for kind in ("line_item", "category")
+             if read.get(kind, empty) & HISTORY_FIELDS}
+    if read.get("dependency", empty) & HISTORY_FIELDS & set(_WHOLE_CATEGORY):
+        found.add("category")
+    return frozenset(found)
 
 
 def _release(sessions: list[_Session]) -> None:
@@ -275,8 +282,8 @@ class CompiledPack:
             shard.session.handle = self.host.get_ruleset(shard.name)._handle
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
-        self.history = _history_kinds(packset, self.shards)
-        self.read = _read_by_kind(packset, self.shards)
+        self.read = _read_by_kind(packset)
+        self.history = _history_kinds(self.read)
         self.bound = MatchBound(packset, MAX_RESULTS)
         # a session kept open between cases holds engine memory (about 11 KB per rule), and
         # a ruleset about as much again: when the compiled pack goes, both go
