@@ -53,6 +53,7 @@ from .translate import (
     _ShardFull,
     _Translator,
     durable_field,
+    kind_field,
 )
 
 try:
@@ -65,6 +66,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the interpreter
 
 MAX_LEAKED_SESSIONS = 64
 MAX_RESULTS = 10_000       # findings and derived facts of one case: beyond, joins multiply
+ASSERT_BATCH = 256        # facts per call into the engine
 MAX_SHARD_RULES = 4000     # durable: 4096 actions per ruleset, ours (guard, sink) included
 
 _ruleset_names = itertools.count(1)
@@ -163,6 +165,7 @@ class _Shard:
         self.fields = _fields_in(definition)
         self.engine_names = {name: durable_field(name) for name in self.fields}
         self.kinds = kinds | {"case"}
+        self.kind_fields = {kind: kind_field(kind) for kind in self.kinds}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
         self.session = _Session()
 
@@ -177,10 +180,15 @@ class _Shard:
         engine_fact["sid"] = self.session.sid
         engine_fact["id"] = fact_id
         engine_fact[KIND] = kind
+        marker = self.kind_fields.get(kind)
+        if marker is None:   # a derived kind that no rule matches
+            marker = self.kind_fields[kind] = kind_field(kind)
+        engine_fact[marker] = 1
         return _dumps(engine_fact)
 
     def stage_json(self, level: int) -> str:
         return _dumps({"sid": self.session.sid, "id": f"{STAGE}{level}", KIND: STAGE,
+                       kind_field(STAGE): 1,
                        "level": level})
 
 
@@ -255,7 +263,6 @@ class CompiledPack:
         self._sessions = itertools.count(1)
         self._current: Outcome | None = None
         self._active: _Shard | None = None
-        self._asserted: list[str] = []
         self._pending: list[str] = []   # derived facts waiting for the queue to empty
         self._dropped = False           # the engine said it dropped a fact of this case
         self._ids: _Identities | None = None   # renamed ids, when a case is run again
@@ -541,7 +548,6 @@ class CompiledPack:
         finally:
             self._current = self._active = self._ids = None
             self._by_engine = {}
-            self._asserted = []
             self._pending.clear()
             self._dropped = False
         return outcome
@@ -560,15 +566,28 @@ class CompiledPack:
                 [f"sid-{shard.session.sid}"]
                 + [f"{STAGE}{n}" for n in range(1, self.packset.strata + 1)])
             self._by_engine = ids.records
-            self._asserted = [shard.fact_json(ids.add(f.id, records[f.id]), f.kind, f.fields)
-                              for f in facts if f.kind in kinds]
+            engine_id = lambda fact: ids.add(fact.id, records[fact.id])  # noqa: E731
         else:
             self._by_engine = records
-            self._asserted = [shard.fact_json(f.id, f.kind, f.fields) for f in facts
-                              if f.kind in kinds]
+            engine_id = lambda fact: fact.id  # noqa: E731
+        given = [f for f in facts if f.kind in kinds]
         try:
-            self._drain(shard, _native.assert_facts(shard.handle,
-                                                    "[" + ",".join(self._asserted) + "]"))
+            # the case's facts go in batches, and their actions run once all are in: the
+            # engine matches a batch's facts one after another, so the actions it queues are
+            # those of one batch of all of them, and a large case's JSON is never held whole
+            queued = None
+            for start in range(0, len(given), ASSERT_BATCH):
+                result = _native.assert_facts(shard.handle, "[" + ",".join(
+                    shard.fact_json(engine_id(f), f.kind, f.fields)
+                    for f in given[start:start + ASSERT_BATCH]) + "]")
+                if result[0] == 1:
+                    raise EngineFailure("the rule engine handled no rule for a fact")
+                if result[0] == 2:
+                    self._dropped = True   # see _drain
+                if result[0] != 3 and result[1] is not None:
+                    queued = result        # the session's actions, whichever batch queued them
+            if queued is not None:
+                self._drain(shard, queued)
             for level in range(1, self.packset.strata + 1):
                 self._drain(shard, _native.assert_fact(shard.handle, shard.stage_json(level)))
             if self._dropped:

@@ -174,16 +174,22 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         if not wanted("line_item") and not wanted("funding"):
             break
         fact = new("line_item", item.id, (item.id,))
-        _put(fact, "id", item.id, lp.one(i, "id"))
-        _put(fact, "category", item.category, lp.one(i, "category"))
-        _put(fact, "group", groups.get(item.category, ""), lp.one(i, "category"))
-        _put(fact, "partner_count", len(item.partners), lp.one(i, "partners"))
-        _amounts(fact, item.amount, item.prior, lp.one(i, "amount"), lp.one(i, "prior"),
+        # a path is made only for a field worth computing: made, it lasts as long as the case
+        for name, value, path in (("id", item.id, "id"), ("category", item.category, "category"),
+                                  ("group", groups.get(item.category, ""), "category"),
+                                  ("partner_count", len(item.partners), "partners")):
+            if _wants(fact, name):
+                _put(fact, name, value, lp.one(i, path))
+        _amounts(fact, item.amount, item.prior, lp.one(i, "amount"),
+                 lp.one(i, "prior") if item.prior is not None else (),
                  deflator, inflation_src, total, total_src, case.gdp, gdp_src)
-        _put(fact, "programme", item.programme or item.id, lp.one(i, "programme"))
-        _put(fact, "programme_declared", item.programme is not None, lp.one(i, "programme"))
-        _put(fact, "change_reason", item.change_reason, lp.one(i, "change_reason"))
-        _put(fact, "financing", item.financing, lp.one(i, "financing"))
+        for name, value in (("programme", item.programme or item.id),
+                            ("programme_declared", item.programme is not None),
+                            ("change_reason", item.change_reason),
+                            ("financing", item.financing)):
+            if _wants(fact, name):
+                _put(fact, name, value, lp.one(i, "programme" if name.startswith("programme")
+                                         else name))
         if _wants(fact, "funded_commitment_count"):
             _put(fact, "funded_commitment_count", len(funders.get(item.id, ())),
                  tuple(f"commitments[{c}].funded_by" for c in funders.get(item.id, ())))
@@ -329,7 +335,8 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
     if read is not None:
         for fact in facts:
             keep = read.get(fact.kind)
-            if keep is not None:
+            if keep is not None and not keep.issuperset(fact.fields):
                 fact.fields = {k: v for k, v in fact.fields.items() if k in keep}
                 fact.sources = {k: v for k, v in fact.sources.items() if k in keep}
+            fact.keep = None
     return facts

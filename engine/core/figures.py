@@ -38,7 +38,7 @@ def clean_number(value):
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class Fact:
     kind: str
     key: str                      # unique among facts of its kind in one case
@@ -47,10 +47,11 @@ class Fact:
     sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the fields worth computing while the case's facts are built (None: all of them)
     keep: frozenset | None = field(default=None, repr=False, compare=False)
+    # made once: the records of a run and the engine's JSON share it
+    id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        return f"{self.kind}:{self.key}" if self.key else self.kind
+    def __post_init__(self):
+        self.id = f"{self.kind}:{self.key}" if self.key else self.kind
 
 
 def _wants(fact: Fact, name: str) -> bool:

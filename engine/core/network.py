@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 
+KIND_PREFIX = "t_"   # a fact of kind x has the field t_x (engine.core.translate.kind_field)
+
 MAX_PATTERNS_PER_NODE = 250   # the engine: 256 patterns ending on one node (error 108)
 LANE_PATTERNS = 200           # patterns on one node before the next go to a lane
 MAX_ABSENCE_CHILDREN = 120    # the engine: 128 absence tests and 'or' joins per node (107)
@@ -81,8 +83,8 @@ class _Node:
             node = node.parents[0]
         kind, shown = "a fact", []
         for field, op, value in reversed(tests):
-            if field == "k" and op == "$eq":
-                kind = str(value)
+            if field.startswith(KIND_PREFIX) and op == "$eq":
+                kind = field[len(KIND_PREFIX):]
             elif field.startswith("f_"):
                 shown.append(_show_test(field[2:], op, value))
             # tests on anything else are diplo's own (stage, lanes), not the pack's
@@ -226,11 +228,14 @@ class Network:
             raise NetworkLimit("children", MAX_CHILDREN, parent,
                                [c.rule for c in parent.children])
         if op == "$eq" and shareable:
-            values = parent.equal.get(field)
+            # a fact has one kind, so one field named after a kind (kind_field): tests of
+            # those fields are the equality tests of one field whose value is the kind
+            group, key = ((KIND_PREFIX, field) if field.startswith(KIND_PREFIX)
+                          else (field, _equal_key(value)))
+            values = parent.equal.get(group)
             if values is None:
                 values = {}
-                self._put(parent.equal, field, values)
-            key = _equal_key(value)
+                self._put(parent.equal, group, values)
             widest = max(values.values(), default=0)
             if key in values:
                 self._bump(values, key)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..lang import expr as ex
 from ..lang.pack import PackSet, Pattern, Rule, Where
 from .facts import clean_number
-from .network import MAX_PATTERNS_PER_NODE, MAX_SEQUENCE, Network, NetworkLimit
+from .network import KIND_PREFIX, MAX_PATTERNS_PER_NODE, MAX_SEQUENCE, Network, NetworkLimit
 
 KIND = "k"               # the fact-kind field in the engine; user fields are prefixed
 
@@ -21,8 +21,8 @@ STAGE = "__stage"
 # every ruleset also holds a guard (every session runs an action: deleting one where none
 # ran crashes) and a sink (every fact is consumed by some rule); engine.core.compile adds
 # their actions
-GUARD = [{"m": {KIND: "case"}}]
-SINK = [{"never": {KIND: "__never__"}}, {"any": {"$ex": {KIND: 1}}}]
+GUARD = [{"m": {KIND_PREFIX + "case": 1}}]
+SINK = [{"never": {KIND_PREFIX + "__never__": 1}}, {"any": {"$ex": {KIND: 1}}}]
 
 
 MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
@@ -49,6 +49,14 @@ _COLLECTIONS = {"line_item": "line_items", "category": "line_items", "group": "l
 def _natural(path: str) -> tuple:
     """line_items[2] before line_items[10]. Cached: the same paths recur in every case."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path))
+
+
+def kind_field(kind: str) -> str:
+    """The field that marks a fact's kind in the engine (a fact of kind `x` has `t_x: 1`):
+    the engine finds a condition's first test by the name of the field it reads, in a table,
+    but tries the tests on one field one after another, so that a test on the kind's value
+    would be tried against every kind of fact the rules match."""
+    return KIND_PREFIX + kind
 
 
 def durable_field(name: str) -> str:
@@ -139,18 +147,18 @@ class _Translator:
         negated = [p for p in rule.patterns if p.negated]
         if not positive:
             # a negation cannot come first: anchor the rule on the one case fact
-            bindings.append({"anchor": {KIND: "case"}})
+            bindings.append({"anchor": {kind_field("case"): 1}})
         joins = 0
         referenced: set = set()
         for i, pattern in enumerate(positive + negated):
             if pattern.negated and rule.stratum > 0 and i == len(positive):
                 # after the positive patterns, so the gate is rarely a rule's first condition
-                bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
+                bindings.append({"g": {"$and": [{kind_field(STAGE): 1}, {"level": rule.stratum}]}})
             alias = f"p{i}"
             scope = _Scope(aliases, pattern, pattern.at)
             aliases[pattern.name] = alias
             self.count_test("", KIND, pattern.kind, scope)
-            cond = {KIND: pattern.kind}
+            cond = {kind_field(pattern.kind): 1}
             if pattern.where is not None:
                 cond = {"$and": [cond, self.cond(pattern.where, scope, pattern.kind)]}
             joins += scope.joins
@@ -164,7 +172,7 @@ class _Translator:
             if needed:
                 binding[alias] = {"$and": [cond] + [{"$ex": {name: 1}} for name in needed]}
         if rule.stratum > 0 and not negated:
-            bindings.append({"g": {"$and": [{KIND: STAGE}, {"level": rule.stratum}]}})
+            bindings.append({"g": {"$and": [{kind_field(STAGE): 1}, {"level": rule.stratum}]}})
         if joins > MAX_JOIN_REFS:
             raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
                                 f"allows {MAX_JOIN_REFS}")

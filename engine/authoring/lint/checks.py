@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...core.network import KIND_PREFIX
 from ...errors import DiploError
 from ...inputs.source import Document
 from ...lang import expr as ex
@@ -315,11 +316,15 @@ _COMPARISONS = ("$eq", "$neq", "$lt", "$lte", "$gt", "$gte")
 
 
 def _binding_kind(cond) -> str | None:
-    """The fact kind a compiled condition matches: {"k": KIND}, first in nested "$and"s."""
+    """The fact kind a compiled condition matches: {"t_KIND": 1} (or {"k": KIND}, diplo's
+    own facts), first in nested "$and"s."""
     if not isinstance(cond, dict):
         return None
     if "k" in cond:
         return cond["k"]
+    for key in cond:
+        if key.startswith(KIND_PREFIX):
+            return key[len(KIND_PREFIX):]
     items = cond.get("$and") or [None]
     return _binding_kind(items[0])
 
