@@ -539,8 +539,7 @@ class CompiledPack:
         outcome = Outcome(ctx=ctx)
         records = outcome.records
         for fact in facts:
-            records[fact.id] = Record(fact.id, fact.kind, fact.key, fact.fields, fact.subjects,
-                                      fact.sources)
+            records[fact.id] = fact   # a case's fact serves as its record (Fact)
         self._current = outcome
         try:
             for shard in self.shards:

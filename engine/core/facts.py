@@ -170,6 +170,10 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         for line in commitment.funded_by:
             funders.setdefault(line, []).append(i)
     line_facts: dict[str, Fact] = {}
+    # what a line keeps once built: what rules read of it, and what its fundings copy
+    line_keep = None if read is None else read.get("line_item", frozenset()) | (
+        (frozenset(_FUNDING_FIELDS) & read.get("funding", frozenset())) | {"programme"}
+        if wanted("funding") else frozenset())
     for i, item in enumerate(items):
         if not wanted("line_item") and not wanted("funding"):
             break
@@ -198,6 +202,7 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
             _history(fact, ctx, {h.fiscal_year: h.line_items.get(item.id)
                                  for h in case.history},
                      item.prior, item.amount, f"line_items.{item.id}")
+        _trim(fact, line_keep)   # now: a large case's lines are most of its facts
         line_facts[item.id] = fact
         if wanted("line_item"):
             facts.append(fact)
@@ -334,9 +339,13 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         facts.append(transparency)
     if read is not None:
         for fact in facts:
-            keep = read.get(fact.kind)
-            if keep is not None and not keep.issuperset(fact.fields):
-                fact.fields = {k: v for k, v in fact.fields.items() if k in keep}
-                fact.sources = {k: v for k, v in fact.sources.items() if k in keep}
+            _trim(fact, read.get(fact.kind))
             fact.keep = None
     return facts
+
+
+def _trim(fact: Fact, keep: frozenset | None) -> None:
+    """Drop the fields (and their provenance) of a fact that no rule reads."""
+    if keep is not None and not keep.issuperset(fact.fields):
+        fact.fields = {k: v for k, v in fact.fields.items() if k in keep}
+        fact.sources = {k: v for k, v in fact.sources.items() if k in keep}

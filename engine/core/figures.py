@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..model import Case
 from .provenance import _LinePaths
@@ -49,6 +50,12 @@ class Fact:
     keep: frozenset | None = field(default=None, repr=False, compare=False)
     # made once: the records of a run and the engine's JSON share it
     id: str = field(init=False, repr=False, compare=False)
+    # a fact of the case is its own record in a run (engine.core.outcome.Record): no rule
+    # derived it, and it rests on no other fact
+    rule: ClassVar = None
+    bound: ClassVar[tuple] = ()
+    because: ClassVar[tuple] = ()
+    inputs: ClassVar[tuple] = ()
 
     def __post_init__(self):
         self.id = f"{self.kind}:{self.key}" if self.key else self.kind
