@@ -19,6 +19,11 @@ _VOLATILITY = ("volatility_pct", "mean_abs_change_pct", "largest_drop_pct")
 _REAL_CASE = ("total_real_change_pct", "real_volatility_pct", "real_mean_abs_change_pct",
               "largest_real_drop_pct", "unplanned_real_volatility_pct", "inflation_pct")
 _TOTAL_CHANGE = ("total_prior", "total_change", "total_change_pct", "total_real_change_pct")
+_INFLATION_FIELDS = frozenset({(k, f) for k in _AMOUNT_KINDS for f in _REAL}
+                              | {("case", f) for f in _REAL_CASE}
+                              | {("commitment", "funding_real_change_pct"),
+                                 ("funding", "programme_real_change_pct")})
+_CHANGE_FIELDS = frozenset((k, f) for k in _AMOUNT_KINDS for f in _CHANGE)
 
 
 def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
@@ -26,12 +31,13 @@ def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
     fields."""
     reads = _reads(pack)
     found: list[CoverageEntry] = []
-    known: dict[frozenset, list[str]] = {}
+    # the rules that read some of a set of fields, the same for every case: once per pack set
+    known: dict[frozenset, list[str]] = pack.report_parts.setdefault("coverage_rules", {})
 
     def entry(check: str, missing: str, reason: str, fields, subject: str | None = None):
         fields = frozenset(fields)
         rules = known.get(fields)
-        if rules is None:   # the same for every line that lacks a prior: once
+        if rules is None:
             rules = known[fields] = sorted(rule for rule, read in reads.items()
                                            if read & fields)
         if rules:
@@ -42,9 +48,7 @@ def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
         entry("real_terms", "inflation_pct",
               "inflation is not stated: real-terms changes are taken as equal to nominal ones, "
               "so a cut that inflation hides is not seen",
-              {(k, f) for k in _AMOUNT_KINDS for f in _REAL} | {("case", f) for f in _REAL_CASE}
-              | {("commitment", "funding_real_change_pct"),
-                 ("funding", "programme_real_change_pct")})
+              _INFLATION_FIELDS)
     if not case.gdp:
         entry("burden_sharing", "gdp",
               "GDP is not stated: shares of GDP are not computed, so burden sharing, and any "
@@ -57,7 +61,7 @@ def coverage(case: Case, pack: PackSet) -> list[CoverageEntry]:
               "last year's total is not stated (nor every line's prior): the change of the "
               "budget as a whole is unknown", {("case", f) for f in _TOTAL_CHANGE})
     missing_priors = [i for i, item in enumerate(case.line_items) if item.prior is None]
-    change_fields = frozenset((k, f) for k in _AMOUNT_KINDS for f in _CHANGE)
+    change_fields = _CHANGE_FIELDS
     if missing_priors and len(missing_priors) == len(case.line_items):
         entry("line_change", "line_items[].prior",
               "no line item states last year's amount: no line's change is known",

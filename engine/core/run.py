@@ -103,6 +103,7 @@ def _load_uncollected(specs: tuple, options: dict) -> PackSet:
 
 
 _variants_lock = threading.Lock()
+_ITSELF = "itself"
 
 
 def for_year(pack: PackSet, year: int | None) -> PackSet:
@@ -112,8 +113,12 @@ def for_year(pack: PackSet, year: int | None) -> PackSet:
     dated = pack.dated_parameters
     if not dated or year is None:
         return pack
+    known = pack.year_variants.get(year)   # what the year gave before
+    if known is not None:
+        return pack if known is _ITSELF else known
     values = {name: spec.value_for(year) for name, spec in dated.items()}
     if all(values[name] == spec.value for name, spec in dated.items()):
+        pack.year_variants[year] = _ITSELF   # not the pack: no cycle keeps it alive
         return pack
     key = tuple(sorted((name, repr(value)) for name, value in values.items()))
     with _variants_lock:
@@ -124,6 +129,7 @@ def for_year(pack: PackSet, year: int | None) -> PackSet:
                                 disable=origin["disable"] or None,
                                 severity=origin["severity"] or None)
             pack.year_variants[key] = variant
+        pack.year_variants[year] = variant
     return variant
 
 
