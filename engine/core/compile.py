@@ -43,6 +43,7 @@ from ..lang.template import Template
 from .bound import MatchBound
 from .facts import Fact, clean_number
 from .outcome import Emitted, Outcome, Record
+from .reads import history_kinds, read_by_kind
 from .translate import (
     GUARD,
     KIND,
@@ -162,8 +163,7 @@ class _Shard:
         # only the fields some condition reads go to the engine: a fact's other fields stay
         # in its Record, for messages and explanations, and cost nothing to send; likewise
         # only the kinds of fact its rules match
-        self.fields = _fields_in(definition)
-        self.engine_names = {name: durable_field(name) for name in self.fields}
+        self._engine_names: dict | None = None
         self.kinds = kinds | {"case"}
         self.kind_fields = {kind: kind_field(kind) for kind in self.kinds}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
@@ -173,9 +173,21 @@ class _Shard:
     def handle(self):
         return self.session.handle
 
+    @property
+    def fields(self) -> set:
+        """The fields some condition reads (only those go to the engine)."""
+        return set(self.engine_names)
+
+    @property
+    def engine_names(self) -> dict[str, str]:
+        if self._engine_names is None:   # made when a case first runs, not on loading
+            self._engine_names = {name: durable_field(name)
+                                  for name in _fields_in(self.definition)}
+        return self._engine_names
+
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
         """A fact as the engine gets it, in JSON."""
-        names = self.engine_names
+        names = self._engine_names or self.engine_names
         engine_fact = {names[k]: v for k, v in fields.items() if k in names}
         engine_fact["sid"] = self.session.sid
         engine_fact["id"] = fact_id
@@ -190,50 +202,6 @@ class _Shard:
         return _dumps({"sid": self.session.sid, "id": f"{STAGE}{level}", KIND: STAGE,
                        kind_field(STAGE): 1,
                        "level": level})
-
-
-def _negated_reads(rule) -> dict[str, set[str]]:
-    """The fields each negated pattern's own condition reads of its kind (a rule's
-    `fields_read` holds only its matched patterns')."""
-    read: dict[str, set[str]] = {}
-    for pattern in rule.patterns:
-        if not pattern.negated or pattern.where is None:
-            continue
-        for node in ex.walk(pattern.where):
-            if isinstance(node, ex.Ref) and (len(node.parts) == 1
-                                             or node.parts[0] == pattern.name):
-                read.setdefault(pattern.kind, set()).add(node.parts[-1])
-    return read
-
-
-def _read_by_kind(packset: PackSet) -> dict[str, frozenset]:
-    """The fields of each kind of fact that the rules read: in a condition (a negated
-    pattern's included), a let, a derived field or a message. A case's facts keep only
-    these once built, and the builder computes no other (engine.core.facts): the others are
-    read by nothing, and held with their provenance they were most of a large case's
-    memory and time."""
-    read: dict[str, set] = {}
-    for rule in packset.rules:
-        kinds = {p.name: p.kind for p in rule.patterns}
-        for pattern in rule.patterns:
-            read.setdefault(pattern.kind, set())
-        for binding, names in rule.fields_read.items():
-            read.setdefault(kinds.get(binding, binding), set()).update(names)
-        for kind, names in _negated_reads(rule).items():
-            read[kind].update(names)
-    return {kind: frozenset(names) for kind, names in read.items()}
-
-
-def _history_kinds(read: dict[str, frozenset]) -> frozenset:
-    """The kinds among line_item and category whose volatility fields some rule reads; a
-    category's also when a rule reads them of a dependency, which copies them."""
-    from .facts import _WHOLE_CATEGORY, HISTORY_FIELDS
-    empty: frozenset = frozenset()
-    found = {kind for kind in ("line_item", "category")
-             if read.get(kind, empty) & HISTORY_FIELDS}
-    if read.get("dependency", empty) & HISTORY_FIELDS & set(_WHOLE_CATEGORY):
-        found.add("category")
-    return frozenset(found)
 
 
 def _release(sessions: list[_Session]) -> None:
@@ -280,21 +248,30 @@ class CompiledPack:
                        for key, entry in entries.items()}, set(kinds))
                      for entries, kinds in prepared]
         self.shards = [self._shard(i, entries, kinds) for i, (entries, kinds) in enumerate(parts)]
-        try:
-            self.host.register_rulesets({shard.name: shard.definition for shard in self.shards})
-        except Exception as exc:  # durable reports its own limits as bare codes
-            raise PackError(f"the rule engine refused the compiled pack: {exc}",
-                            file=str(packset.packs[0].root)) from None
-        for shard in self.shards:
-            shard.session.handle = self.host.get_ruleset(shard.name)._handle
+        self._registered = False
+        if prepared is None:
+            # packs read from their files: the engine refusing them is an error of loading
+            # them. Packs from the cache were taken once, and are given to the engine when
+            # a case first needs them (a fiscal year's variant often replaces them unused)
+            self._register()
         # the kinds of fact some rule matches (the case's, for the guard, always)
         self.kinds = frozenset().union(*(shard.kinds for shard in self.shards))
-        self.read = _read_by_kind(packset)
-        self.history = _history_kinds(self.read)
+        self.read = read_by_kind(packset)
+        self.history = history_kinds(self.read)
         self.bound = MatchBound(packset, MAX_RESULTS)
         # a session kept open between cases holds engine memory (about 11 KB per rule), and
         # a ruleset about as much again: when the compiled pack goes, both go
         weakref.finalize(self, _release, [shard.session for shard in self.shards])
+
+    def _register(self) -> None:
+        try:
+            self.host.register_rulesets({shard.name: shard.definition for shard in self.shards})
+        except Exception as exc:  # durable reports its own limits as bare codes
+            raise PackError(f"the rule engine refused the compiled pack: {exc}",
+                            file=str(self.packset.packs[0].root)) from None
+        for shard in self.shards:
+            shard.session.handle = self.host.get_ruleset(shard.name)._handle
+        self._registered = True
 
     @property
     def definition(self) -> dict:
@@ -515,6 +492,8 @@ class CompiledPack:
         # refused before the engine spends the time and memory its joins would take
         self.bound.check(facts)
         with self._lock:
+            if not self._registered:
+                self._register()
             try:
                 outcome = self._run_all(facts, ctx, renamed=False)
             except _Dropped:

@@ -53,7 +53,9 @@ ParamValue = (bool | Annotated[int, Field(ge=-10**15, le=10**15)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # built when first used: a pack loaded from the cache of compiled packs validates nothing
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True,
+                              defer_build=True)
 
 
 class DatedValue(_Strict):
