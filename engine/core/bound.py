@@ -245,9 +245,16 @@ def _judge(node: ex.Node | None, pattern: Pattern, params: dict):
             return None
         if node.op == "and":
             # each test on its own, cheapest first: a test of a category or status fails
-            # most facts, and is evaluated once per value
-            return lambda fields: False if any(j(fields) is False for j in known) else (
-                True if len(known) == len(parts) else None)
+            # most facts, and is evaluated once per value (a loop: this runs for every fact
+            # of the kind, and a generator costs more than the tests)
+            complete = True if len(known) == len(parts) else None
+
+            def conjunction(fields):
+                for judge in known:
+                    if judge(fields) is False:
+                        return False
+                return complete
+            return conjunction
         if len(known) < len(parts):
             return lambda fields: True if any(j(fields) is True for j in known) else None
         return lambda fields: any(j(fields) is True for j in known) if all(
