@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from engine.cli import main
 
+from browser_helpers import chromium, watched
+
 pytest.importorskip("jinja2", reason='pip install "diplo[html]"')
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,41 +150,16 @@ def test_rules_are_not_an_html_page():
 
 # --- in a real browser ----------------------------------------------------------------------------
 
-CHROMIUM = next((p for p in (os.environ.get("DIPLO_CHROMIUM"), shutil.which("chromium"),
-                             shutil.which("chromium-browser")) if p), None)
-HOW_TO = ("no headless Chromium: install Debian's `apt-get install -y chromium` (or set "
-          "DIPLO_CHROMIUM to a Chromium binary) and `pip install playwright` (the test extra); "
-          "`playwright install` is not needed")
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if CHROMIUM is None:
-        pytest.skip(HOW_TO)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip(HOW_TO)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as driver:
-        context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"])
-        yield context
-        context.close()
+    yield from chromium(tmp_path_factory)
 
 
 def _open(browser, html_text: str, path: Path):
     path.write_text(html_text, encoding="utf-8")
-    page = browser.new_page()
-    page.set_viewport_size({"width": 1100, "height": 900})
     requests, problems = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
-            else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    page = watched(browser.new_page(), requests, problems)
+    page.set_viewport_size({"width": 1100, "height": 900})
     page.goto(path.as_uri(), wait_until="load")
     return page, requests, problems
 

@@ -5,12 +5,11 @@ downloads, no console error, and no request leaves the server."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import chromium, watched
 from serve_helpers import HOW_TO, ROOT, Server
 
 httpx = pytest.importorskip("httpx", reason=HOW_TO)
@@ -19,13 +18,6 @@ pytest.importorskip("jinja2", reason='pip install "diplo[html]"')
 
 CASE = "cases/ally-trims-exercises.yaml"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = next((p for p in (os.environ.get("DIPLO_CHROMIUM"), shutil.which("chromium"),
-                             shutil.which("chromium-browser")) if p), None)
-BROWSER_HOW_TO = ("no headless Chromium: install Debian's `apt-get install -y chromium` (or "
-                  "set DIPLO_CHROMIUM to a Chromium binary) and `pip install playwright` (the "
-                  "test extra); `playwright install` is not needed")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with Server("--workers", "2", cache_dir=tmp_path_factory.getbasetemp() / "diplo-serve-cache",
@@ -35,32 +27,15 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if CHROMIUM is None:
-        pytest.skip(BROWSER_HOW_TO)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip(BROWSER_HOW_TO)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as driver:
-        context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, accept_downloads=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"])
-        yield context
-        context.close()
+    yield from chromium(tmp_path_factory, accept_downloads=True)
 
 
 @pytest.fixture()
 def page(browser, server):
     shown = browser.new_page()
-    shown.set_viewport_size({"width": 1200, "height": 1000})
     shown.requests, shown.problems = [], []
-    shown.on("request", lambda r: shown.requests.append(r.url))
-    shown.on("console", lambda m: shown.problems.append(m.text)
-             if m.type in ("error", "warning") else None)
-    shown.on("pageerror", lambda e: shown.problems.append(str(e)))
+    watched(shown, shown.requests, shown.problems)
+    shown.set_viewport_size({"width": 1200, "height": 1000})
     shown.goto(server.url + "/", wait_until="load")
     yield shown
     assert shown.problems == []
