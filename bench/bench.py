@@ -10,6 +10,7 @@ docs/performance.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -29,7 +30,10 @@ from engine import assess, load_pack
 from engine.inputs.case import check_case
 from engine.core.facts import case_facts
 from engine.model import Case
+from engine.api import case_notes
+from engine.core.coverage import coverage
 from engine.core.run import build_report, for_year
+from engine.inputs import plausibility
 
 ROOT = Path(__file__).resolve().parent.parent
 COLD_CASE = "cases/balanced-partner.yaml"
@@ -308,13 +312,19 @@ def throughput(engine_func, plain_func, cases, repeat: int) -> dict:
             "ratio_solo": ratios(solo_runs)}
 
 
+# the stages of engine.api.assess: the case checked (and the pack's variant for its fiscal
+# year found), its facts built, the rules run, the core's report built, and what the API adds
+# (plausibility warnings, coverage, the case's notes)
+STAGES = ("check", "facts", "engine", "report", "additions")
+
+
 def stage_pass(pack, cases, repeat: int) -> dict:
     """Run the stages of assess() one by one, per case, to count activations and facts and
     to see where the time goes. Each case keeps its fastest time over the repetitions:
     the minimum is the least disturbed by other work on the machine."""
     clock = time.perf_counter
     n = len(cases)
-    best = {s: [float("inf")] * n for s in ("check", "facts", "engine", "report")}
+    best = {s: [float("inf")] * n for s in STAGES}
     activations, n_facts, n_derived, n_findings, verdicts = [], [], [], [], {}
     idle, n_fields = [], []
     for r in range(repeat):
@@ -334,8 +344,13 @@ def stage_pass(pack, cases, repeat: int) -> dict:
             t3 = clock()
             report = build_report(case, variant, outcome, explain=False)
             t4 = clock()
+            # what engine.api.assess adds to the core's report
+            plausibility.check(case)
+            coverage(case, pack)
+            case_notes(case)
+            t5 = clock()
             for stage, dt in (("check", t1 - t0), ("facts", t2 - t1), ("engine", t3 - t2),
-                              ("report", t4 - t3)):
+                              ("report", t4 - t3), ("additions", t5 - t4)):
                 if dt < best[stage][i]:
                     best[stage][i] = dt
             if r == 0:
@@ -349,7 +364,20 @@ def stage_pass(pack, cases, repeat: int) -> dict:
                 idle.append(outcome.activations - len(outcome.derived)
                             - len(outcome.findings) - 1)
                 verdicts[report.verdict] = verdicts.get(report.verdict, 0) + 1
+    # one more pass with durable's native calls timed: how much of the engine stage they are
+    native: list[float] = []
+    spent: dict[str, float] = {}
+    with _timed_native(spent):
+        for case in cases:
+            variant = for_year(pack, case.fiscal_year)
+            compiled = variant.compiled
+            facts = case_facts(case, variant.groups, compiled.kinds, compiled.history,
+                               compiled.read)
+            spent.clear()
+            compiled.run(facts, {"unit": case.unit, "currency": case.currency})
+            native.append(spent.get("native", 0.0) * 1e6)
     return {
+        "native_median_us": statistics.median(native),
         "activations_mean": statistics.mean(activations), "activations_max": max(activations),
         "activations_min": min(activations),
         "facts_mean": statistics.mean(n_facts), "facts_max": max(n_facts),
@@ -441,29 +469,21 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
 
     # the rule engine's native calls, and diplo's action code (every rule's action), timed
     # by wrapping them; the engine module and the actions are restored afterwards
-    import engine.core.compile as compile_module
-    native = compile_module._native
-
-    class TimedNative:
-        def __getattr__(self, name):
-            return timer("native", getattr(native, name))
-
     compiled = pack.compiled
     saved = [dict(shard.runs) for shard in compiled.shards]
     for shard in compiled.shards:
         for key, action in list(shard.runs.items()):
             shard.runs[key] = timer("actions", action)
-    compile_module._native = TimedNative()
     calls: dict = {key: {} for key in ("small", "narrow", "pool")}
     try:
-        for _ in range(runs):
-            for key in calls:
-                spent.clear()
-                compiled.run(*prepared[key])
-                for name, seconds in spent.items():
-                    calls[key].setdefault(name, []).append(seconds * 1e6)
+        with _timed_native(spent):
+            for _ in range(runs):
+                for key in calls:
+                    spent.clear()
+                    compiled.run(*prepared[key])
+                    for name, seconds in spent.items():
+                        calls[key].setdefault(name, []).append(seconds * 1e6)
     finally:
-        compile_module._native = native
         for shard, runs_before in zip(compiled.shards, saved):
             shard.runs.clear()
             shard.runs.update(runs_before)
@@ -488,6 +508,31 @@ def engine_cost_model(runs: int, lines: int = 30) -> dict:
         "action_code_per_activation_us": action_per_activation,
         "native_small_us": inside["small"]["native"],
     }
+
+
+@contextlib.contextmanager
+def _timed_native(spent: dict):
+    """durable's native calls, each timed into spent["native"] while the block runs."""
+    import engine.core.compile as compile_module
+    native = compile_module._native
+    clock = time.perf_counter
+
+    class TimedNative:
+        def __getattr__(self, name):
+            inner = getattr(native, name)
+
+            def timed(*args):
+                t0 = clock()
+                try:
+                    return inner(*args)
+                finally:
+                    spent["native"] = spent.get("native", 0.0) + clock() - t0
+            return timed
+    compile_module._native = TimedNative()
+    try:
+        yield
+    finally:
+        compile_module._native = native
 
 
 def rss_mb() -> tuple[float | None, float | None]:
@@ -705,9 +750,10 @@ def print_report(out: dict) -> None:
                                            f"{s['findings_mean']:.2f}"],
         ["activations that added nothing: mean, cases with any",
          f"{s['idle_activations_mean']:.3f}, {s['cases_with_idle_activations']}"],
-        ["median us: check / facts / engine / report",
-         " / ".join(fmt(st[k]) for k in ("check", "facts", "engine", "report"))],
-        ["engine share of the four stages", f"{st['engine'] / sum(st.values()):.0%}"],
+        ["median us: " + " / ".join(STAGES), " / ".join(fmt(st[k]) for k in STAGES)],
+        ["- of the engine stage, inside durable's native calls (median)",
+         f"{fmt(s['native_median_us'])} us"],
+        ["engine share of the five stages", f"{st['engine'] / sum(st.values()):.0%}"],
     ], tablefmt="plain"))
 
     cm = out["cost_model"]
