@@ -39,3 +39,19 @@ def test_big_pack_loads_and_is_identical_run_to_run(tmp_path):
     _, out = run("big_pack.py", "--rules", "40", "--cases", "6", tmp_path=tmp_path)
     assert out["rules"] == 40 and out["rulesets"] == 1
     assert out["identical_run_to_run"] is True
+
+
+def test_reports_writes_every_report_the_same_twice(tmp_path):
+    outs = []
+    for name in ("a.json", "b.json"):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "reports.py"),
+                               str(tmp_path / name), "--cases", "3"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+    reports = json.loads(outs[0])
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "cases").glob("**/*.yaml"))
+    assert sorted(reports) == sorted([f"generated-{i}" for i in range(3)] + files)
+    assert all(isinstance(r, dict) and "findings" in r for r in reports.values())
