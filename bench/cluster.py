@@ -83,15 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "machine": machine(), "cpus": os.cpu_count(), "workers": args.workers,
         "cases": len(paths), "repeat": args.repeat,
+        **_against_one(one, many, ceilings, "identical_reports", identical, load_start),
+    }
+    return report(out, args, identical)
+
+
+def _against_one(one, many, ceilings, same: str, identical: bool, load_start) -> dict:
+    """The cluster's times against one process's, alternated round by round, and the
+    machine's two-process ceiling measured between them."""
+    return {
         "one_process_s": round(statistics.median(one), 2),
         "cluster_s": round(statistics.median(many), 2),
         "speedup": round(statistics.median(a / b for a, b in zip(one, many)), 2),
         "machine_ceiling_2_processes": round(statistics.median(ceilings), 2),
-        "identical_reports": identical,
+        same: identical,
         "loadavg_start": [round(x, 2) for x in load_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }
-    return report(out, args, identical)
 
 
 def report(out: dict, args, identical: bool) -> int:
@@ -170,13 +178,7 @@ def sweeps(args, pack, load_start, distributed) -> int:
         "variant_ms": round(statistics.mean(making) * 1000, 2),
         "assess_ms": round(statistics.mean(assessing) * 1000, 2),
         "case_pickled_bytes": round(statistics.median(weights)),
-        "one_process_s": round(statistics.median(one), 2),
-        "cluster_s": round(statistics.median(many), 2),
-        "speedup": round(statistics.median(a / b for a, b in zip(one, many)), 2),
-        "machine_ceiling_2_processes": round(statistics.median(ceilings), 2),
-        "identical_sweeps": identical,
-        "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        **_against_one(one, many, ceilings, "identical_sweeps", identical, load_start),
     }
     return report(out, args, identical)
 

@@ -165,18 +165,12 @@ class _Shard:
         # only the kinds of fact its rules match
         self._engine_names: dict | None = None
         self.kinds = kinds | {"case"}
-        self.kind_fields = {kind: kind_field(kind) for kind in self.kinds}
         self.runs = {key: entry["run"] for key, entry in definition.items()}
         self.session = _Session()
 
     @property
     def handle(self):
         return self.session.handle
-
-    @property
-    def fields(self) -> set:
-        """The fields some condition reads (only those go to the engine)."""
-        return set(self.engine_names)
 
     @property
     def engine_names(self) -> dict[str, str]:
@@ -187,15 +181,12 @@ class _Shard:
 
     def fact_json(self, fact_id: str, kind: str, fields: dict) -> str:
         """A fact as the engine gets it, in JSON."""
-        names = self._engine_names or self.engine_names
+        names = self.engine_names
         engine_fact = {names[k]: v for k, v in fields.items() if k in names}
         engine_fact["sid"] = self.session.sid
         engine_fact["id"] = fact_id
         engine_fact[KIND] = kind
-        marker = self.kind_fields.get(kind)
-        if marker is None:   # a derived kind that no rule matches
-            marker = self.kind_fields[kind] = kind_field(kind)
-        engine_fact[marker] = 1
+        engine_fact[kind_field(kind)] = 1
         return _dumps(engine_fact)
 
     def stage_json(self, level: int) -> str:
@@ -447,15 +438,8 @@ class CompiledPack:
         runs = shard.runs
         pending = self._pending
         while True:
-            code, state_handle = result[0], result[1]
-            if code == 1:
-                raise EngineFailure("the rule engine handled no rule for a fact")
-            if code == 2:
-                # a fact whose id hashes like one already in the session was dropped; the
-                # actions still run, so that the session can be deleted, then the case is
-                # run again (see run)
-                self._dropped = True
-            if code != 3 and state_handle is not None:
+            state_handle = self._queued(result)
+            if state_handle is not None:
                 started = _native.start_action_for_state(shard.handle, state_handle)
                 message = started[1] if started else None
                 while message:
@@ -470,6 +454,19 @@ class CompiledPack:
             batch = "[" + ",".join(pending) + "]"
             pending.clear()
             result = _native.assert_facts(shard.handle, batch)
+
+    def _queued(self, result):
+        """The session state whose actions an assert queued (None when it queued none),
+        having checked the assert's code."""
+        code, state_handle = result[0], result[1]
+        if code == 1:
+            raise EngineFailure("the rule engine handled no rule for a fact")
+        if code == 2:
+            # a fact whose id hashes like one already in the session was dropped; the
+            # actions still run, so that the session can be deleted, then the case is run
+            # again (see run)
+            self._dropped = True
+        return state_handle if code != 3 else None
 
     def _open_session(self, shard: _Shard) -> None:
         if shard.session.sid is None:
@@ -558,12 +555,8 @@ class CompiledPack:
                 result = _native.assert_facts(shard.handle, "[" + ",".join(
                     shard.fact_json(engine_id(f), f.kind, f.fields)
                     for f in given[start:start + ASSERT_BATCH]) + "]")
-                if result[0] == 1:
-                    raise EngineFailure("the rule engine handled no rule for a fact")
-                if result[0] == 2:
-                    self._dropped = True   # see _drain
-                if result[0] != 3 and result[1] is not None:
-                    queued = result        # the session's actions, whichever batch queued them
+                if self._queued(result) is not None:
+                    queued = result   # the session's actions, whichever batch queued them
             if queued is not None:
                 self._drain(shard, queued)
             for level in range(1, self.packset.strata + 1):

@@ -187,13 +187,13 @@ def case_facts(case: Case, groups: dict[str, str] | None = None,
         _amounts(fact, item.amount, item.prior, lp.one(i, "amount"),
                  lp.one(i, "prior") if item.prior is not None else (),
                  deflator, inflation_src, total, total_src, case.gdp, gdp_src)
-        for name, value in (("programme", item.programme or item.id),
-                            ("programme_declared", item.programme is not None),
-                            ("change_reason", item.change_reason),
-                            ("financing", item.financing)):
+        for name, value, path in (("programme", item.programme or item.id, "programme"),
+                                  ("programme_declared", item.programme is not None,
+                                   "programme"),
+                                  ("change_reason", item.change_reason, "change_reason"),
+                                  ("financing", item.financing, "financing")):
             if _wants(fact, name):
-                _put(fact, name, value, lp.one(i, "programme" if name.startswith("programme")
-                                         else name))
+                _put(fact, name, value, lp.one(i, path))
         if _wants(fact, "funded_commitment_count"):
             _put(fact, "funded_commitment_count", len(funders.get(item.id, ())),
                  tuple(f"commitments[{c}].funded_by" for c in funders.get(item.id, ())))

@@ -18,11 +18,25 @@ KIND = "k"               # the fact-kind field in the engine; user fields are pr
 
 STAGE = "__stage"
 
+
+def kind_field(kind: str) -> str:
+    """The field that marks a fact's kind in the engine (a fact of kind `x` has `t_x: 1`):
+    the engine finds a condition's first test by the name of the field it reads, in a table,
+    but tries the tests on one field one after another, so that a test on the kind's value
+    would be tried against every kind of fact the rules match."""
+    return KIND_PREFIX + kind
+
+
 # every ruleset also holds a guard (every session runs an action: deleting one where none
 # ran crashes) and a sink (every fact is consumed by some rule); engine.core.compile adds
 # their actions
-GUARD = [{"m": {KIND_PREFIX + "case": 1}}]
-SINK = [{"never": {KIND_PREFIX + "__never__": 1}}, {"any": {"$ex": {KIND: 1}}}]
+GUARD = [{"m": {kind_field("case"): 1}}]
+SINK = [{"never": {kind_field("__never__"): 1}}, {"any": {"$ex": {KIND: 1}}}]
+
+
+def _stage_gate(stratum: int) -> dict:
+    """The binding that holds a rule of stratum > 0 until its stage fact is asserted."""
+    return {"g": {"$and": [{kind_field(STAGE): 1}, {"level": stratum}]}}
 
 
 MAX_JOIN_REFS = 25       # durable: at most 29 cross-fact comparisons per condition
@@ -49,14 +63,6 @@ _COLLECTIONS = {"line_item": "line_items", "category": "line_items", "group": "l
 def _natural(path: str) -> tuple:
     """line_items[2] before line_items[10]. Cached: the same paths recur in every case."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path))
-
-
-def kind_field(kind: str) -> str:
-    """The field that marks a fact's kind in the engine (a fact of kind `x` has `t_x: 1`):
-    the engine finds a condition's first test by the name of the field it reads, in a table,
-    but tries the tests on one field one after another, so that a test on the kind's value
-    would be tried against every kind of fact the rules match."""
-    return KIND_PREFIX + kind
 
 
 def durable_field(name: str) -> str:
@@ -153,7 +159,7 @@ class _Translator:
         for i, pattern in enumerate(positive + negated):
             if pattern.negated and rule.stratum > 0 and i == len(positive):
                 # after the positive patterns, so the gate is rarely a rule's first condition
-                bindings.append({"g": {"$and": [{kind_field(STAGE): 1}, {"level": rule.stratum}]}})
+                bindings.append(_stage_gate(rule.stratum))
             alias = f"p{i}"
             scope = _Scope(aliases, pattern, pattern.at)
             aliases[pattern.name] = alias
@@ -172,7 +178,7 @@ class _Translator:
             if needed:
                 binding[alias] = {"$and": [cond] + [{"$ex": {name: 1}} for name in needed]}
         if rule.stratum > 0 and not negated:
-            bindings.append({"g": {"$and": [{kind_field(STAGE): 1}, {"level": rule.stratum}]}})
+            bindings.append(_stage_gate(rule.stratum))
         if joins > MAX_JOIN_REFS:
             raise rule.at.error(f"the rule compares {joins} fields across facts; the engine "
                                 f"allows {MAX_JOIN_REFS}")

@@ -316,12 +316,9 @@ _COMPARISONS = ("$eq", "$neq", "$lt", "$lte", "$gt", "$gte")
 
 
 def _binding_kind(cond) -> str | None:
-    """The fact kind a compiled condition matches: {"t_KIND": 1} (or {"k": KIND}, diplo's
-    own facts), first in nested "$and"s."""
+    """The fact kind a compiled condition matches: {"t_KIND": 1}, first in nested "$and"s."""
     if not isinstance(cond, dict):
         return None
-    if "k" in cond:
-        return cond["k"]
     for key in cond:
         if key.startswith(KIND_PREFIX):
             return key[len(KIND_PREFIX):]
