@@ -57,7 +57,7 @@ def test_an_extension_uses_the_base_vocabulary_and_changes_its_rules(tmp_path):
     case = make_case(transparency={"external_audit": "none"})
     report = assess(case, pack)
     assert [p.model_dump() for p in report.packs] == [
-        {"name": "defense-diplomacy", "version": "2.0.0", "extends": None,
+        {"name": "defense-diplomacy", "version": "2.0.1", "extends": None,
          "disabled": ["DD-TRA-004"]},
         {"name": "ext", "version": "1.2.0", "extends": "defense-diplomacy", "disabled": []}]
     assert not findings(report, "DD-TRA-004")
